@@ -1,0 +1,54 @@
+// Tests for byte-planes.ts: against a reference transpose, every width, length and alignment, and bad arguments.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { type GroupWidth, joinBytePlanes, splitBytePlanes } from './byte-planes.js';
+
+const widths: GroupWidth[] = [1, 2, 4, 8];
+
+/** Reference transpose, written the obvious way. */
+function referenceSplit(src: Uint8Array, width: number): Uint8Array {
+  const n = src.length / width;
+  const out = new Uint8Array(src.length);
+  for (let i = 0; i < n; i++) for (let j = 0; j < width; j++) out[j * n + i] = src[i * width + j]!;
+  return out;
+}
+
+describe('byte planes', () => {
+  it('groups byte j of every element into plane j', () => {
+    expect([...splitBytePlanes(Uint8Array.of(1, 2, 3, 4, 5, 6), 2)]).toEqual([1, 3, 5, 2, 4, 6]);
+    expect([...splitBytePlanes(Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8), 4)]).toEqual([1, 5, 2, 6, 3, 7, 4, 8]);
+    expect([...joinBytePlanes(Uint8Array.of(1, 5, 2, 6, 3, 7, 4, 8), 4)]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  it('matches the reference and round-trips for every width, length and alignment', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...widths),
+        fc.nat({ max: 300 }),
+        fc.nat({ max: 7 }),
+        fc.nat({ max: 7 }),
+        (width, elements, srcOffset, outOffset) => {
+          const length = elements * width;
+          const backing = new Uint8Array(length + srcOffset);
+          for (let i = 0; i < backing.length; i++) backing[i] = (i * 131 + 7) & 0xff;
+          const src = backing.subarray(srcOffset);
+          const out = new Uint8Array(length + outOffset).subarray(outOffset);
+          const planes = splitBytePlanes(src, width, out);
+          expect(planes).toBe(out);
+          expect([...planes]).toEqual([...referenceSplit(src, width)]);
+          expect([...joinBytePlanes(planes, width)]).toEqual([...src]);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('rejects a length that is not a multiple of the width, and an output that aliases the input', () => {
+    expect(() => splitBytePlanes(new Uint8Array(3), 2)).toThrow(RangeError);
+    const bytes = new Uint8Array(8);
+    expect(() => splitBytePlanes(bytes, 4, bytes)).toThrow(RangeError);
+    expect(() => splitBytePlanes(bytes, 4, new Uint8Array(4))).toThrow(RangeError);
+    expect(() => splitBytePlanes(bytes, 3 as GroupWidth)).toThrow(RangeError);
+  });
+});

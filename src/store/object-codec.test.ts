@@ -1,0 +1,280 @@
+// Tests for object-codec.ts: exact header bytes, round trips, compression ratios, raw fallback, and every way
+// stored bytes can be bad (tampered headers, zstd bombs, extra frames, fuzzed mutations).
+
+import { createHash } from 'node:crypto';
+import { Encoder } from '@toondepauw/node-zstd';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { StoreError } from '../errors.js';
+import type { GroupWidth } from './byte-planes.js';
+import {
+  computeObjectId,
+  decodeObject,
+  encodeObject,
+  MAX_OBJECT_RAW_BYTES,
+  type ObjectId,
+  parseObjectHeader,
+  parseObjectId,
+  validateObject,
+} from './object-codec.js';
+import { checkZstdFrame } from './zstd-frame.js';
+
+/** Deterministic N(0, sigma) weights as bf16 (round to nearest even) or f32 little-endian bytes. */
+function weights(count: number, dtype: 'BF16' | 'F32', seed = 1): Uint8Array {
+  let state = seed >>> 0 || 1;
+  const uniform = () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return ((state >>> 0) + 0.5) / 4294967296;
+  };
+  const f32 = new Float32Array(count);
+  for (let i = 0; i < count; i++)
+    f32[i] = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()) * 0.02;
+  if (dtype === 'F32') return new Uint8Array(f32.buffer);
+  const bits = new Uint32Array(f32.buffer);
+  const out = new Uint8Array(count * 2);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < count; i++) {
+    const x = bits[i]!;
+    view.setUint16(i * 2, (x + 0x7fff + ((x >>> 16) & 1)) >>> 16, true);
+  }
+  return out;
+}
+
+function randomBytes(length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let state = seed;
+  for (let i = 0; i < length; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    out[i] = state >>> 24;
+  }
+  return out;
+}
+
+/** A header built by hand: "WFT", version, codec, width, 2 reserved bytes, u64 LE raw length. */
+function header(fields: { version?: number; codec?: number; width?: number; reserved?: number; rawLength: bigint }) {
+  const bytes = new Uint8Array(16);
+  const view = new DataView(bytes.buffer);
+  bytes.set([0x57, 0x46, 0x54], 0);
+  view.setUint8(3, fields.version ?? 1);
+  view.setUint8(4, fields.codec ?? 0);
+  view.setUint8(5, fields.width ?? 1);
+  view.setUint16(6, fields.reserved ?? 0, true);
+  view.setBigUint64(8, fields.rawLength, true);
+  return bytes;
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+async function corruptError(promise: Promise<unknown>): Promise<StoreError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(StoreError);
+  expect((error as StoreError).code).toBe('STORE_CORRUPT');
+  return error as StoreError;
+}
+
+describe('encodeObject / decodeObject', () => {
+  it('writes the exact header and keeps tiny objects tiny', async () => {
+    const empty = await encodeObject(new Uint8Array(0), 2);
+    expect([...empty]).toEqual([...header({ rawLength: 0n })]);
+    const eight = await encodeObject(Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8), 2);
+    expect([...eight]).toEqual([...header({ rawLength: 8n }), 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect([...(await decodeObject(eight))]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  it('round-trips every width and odd length, compressible or not', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom<GroupWidth>(1, 2, 4, 8),
+        fc.nat({ max: 3000 }),
+        fc.boolean(),
+        fc.nat(),
+        async (width, length, compressible, seed) => {
+          const raw = compressible ? randomBytes(length, seed).map((b) => b & 3) : randomBytes(length, seed);
+          const stored = await encodeObject(raw, width);
+          const decoded = await decodeObject(stored, {
+            expectedId: computeObjectId(stored),
+            expectedRawLength: length,
+          });
+          expect(Buffer.from(decoded).equals(Buffer.from(raw))).toBe(true);
+          const parsed = parseObjectHeader(stored);
+          expect(parsed.rawLength).toBe(length);
+          if (parsed.codec === 'zstd') expect(parsed.groupWidth).toBe(length % width === 0 ? width : 1);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('byte-groups and compresses weights (bf16 ~1.46×, f32 ~1.19×) through the thread pool path', async () => {
+    const bf16 = weights(256 * 1024, 'BF16');
+    const storedBf16 = await encodeObject(bf16, 2);
+    expect(parseObjectHeader(storedBf16)).toEqual({ codec: 'zstd', groupWidth: 2, rawLength: bf16.length });
+    expect(bf16.length / storedBf16.length).toBeGreaterThan(1.4);
+    expect(Buffer.from(await decodeObject(storedBf16)).equals(Buffer.from(bf16))).toBe(true);
+
+    const f32 = weights(128 * 1024, 'F32');
+    const storedF32 = await encodeObject(f32, 4);
+    expect(parseObjectHeader(storedF32).groupWidth).toBe(4);
+    expect(f32.length / storedF32.length).toBeGreaterThan(1.15);
+    // An unaligned view takes the byte-loop path and must give the same object.
+    const shifted = new Uint8Array(f32.length + 1).subarray(1);
+    shifted.set(f32);
+    expect(Buffer.from(await encodeObject(shifted, 4)).equals(Buffer.from(storedF32))).toBe(true);
+    expect(Buffer.from(await decodeObject(storedF32)).equals(Buffer.from(f32))).toBe(true);
+  });
+
+  it('keeps concurrent large encodes apart (their byte-plane buffers are reused)', async () => {
+    const inputs = Array.from({ length: 8 }, (_, k) => weights(100_000, 'BF16', k + 1));
+    for (let round = 0; round < 2; round++) {
+      const stored = await Promise.all(inputs.map((raw) => encodeObject(raw, 2)));
+      const decoded = await Promise.all(stored.map((bytes) => decodeObject(bytes)));
+      for (const [k, bytes] of decoded.entries()) expect(Buffer.from(bytes).equals(Buffer.from(inputs[k]!))).toBe(true);
+    }
+  });
+
+  it('stores incompressible bytes raw (codec 0, width 1)', async () => {
+    const raw = randomBytes(200_000, 42);
+    const stored = await encodeObject(raw, 4);
+    expect(stored.length).toBe(16 + raw.length);
+    expect(parseObjectHeader(stored)).toEqual({ codec: 'raw', groupWidth: 1, rawLength: raw.length });
+    expect(Buffer.from(stored.subarray(16)).equals(Buffer.from(raw))).toBe(true);
+  });
+
+  it('reads the raw length from the 16 header bytes alone; validateObject needs the whole object', async () => {
+    const stored = await encodeObject(weights(4096, 'BF16'), 2);
+    const head = stored.subarray(0, 16);
+    expect(parseObjectHeader(head)).toEqual({ codec: 'zstd', groupWidth: 2, rawLength: 8192 });
+    expect(validateObject(stored)).toEqual({ codec: 'zstd', groupWidth: 2, rawLength: 8192 });
+    expect(() => validateObject(head)).toThrow(/not a zstd frame/);
+    const raw = await encodeObject(Uint8Array.of(1, 2, 3), 1);
+    expect(() => validateObject(raw.subarray(0, 18))).toThrow(/raw payload has 2 bytes/);
+  });
+
+  it('falls back to width 1 when the length is not a multiple of the width', async () => {
+    const raw = new Uint8Array(1001).fill(7);
+    expect(parseObjectHeader(await encodeObject(raw, 4))).toEqual({ codec: 'zstd', groupWidth: 1, rawLength: 1001 });
+  });
+
+  it('rejects bad arguments with RangeError', async () => {
+    await expect(encodeObject(new Uint8Array(4), 3 as GroupWidth)).rejects.toThrow(RangeError);
+    const huge = { length: MAX_OBJECT_RAW_BYTES + 1 } as Uint8Array;
+    await expect(encodeObject(huge, 1)).rejects.toThrow(/MAX_OBJECT_RAW_BYTES/);
+  });
+});
+
+describe('decodeObject on bad bytes', () => {
+  const id = 'ab'.repeat(32) as ObjectId;
+
+  it('names the object when its SHA-256 does not match', async () => {
+    const stored = await encodeObject(Uint8Array.of(1, 2, 3), 1);
+    const error = await corruptError(decodeObject(stored, { expectedId: id, file: '/store/x' }));
+    expect(error.message).toContain(id);
+    expect(error.message).toContain('/store/x');
+    expect(error.file).toBe('/store/x');
+  });
+
+  it('rejects every tampered header field', async () => {
+    const payload = Uint8Array.of(9, 9, 9, 9);
+    const cases: [Uint8Array, RegExp][] = [
+      [Uint8Array.of(0x57, 0x46), /shorter than the 16-byte/],
+      [concat(Uint8Array.of(0x57, 0x46, 0x55, 1), header({ rawLength: 4n }).subarray(4), payload), /not a Weft object/],
+      [concat(header({ version: 2, rawLength: 4n }), payload), /version 2/],
+      [concat(header({ codec: 7, rawLength: 4n }), payload), /unknown codec 7/],
+      [concat(header({ codec: 1, width: 3, rawLength: 4n }), payload), /group width 3/],
+      [concat(header({ codec: 0, width: 2, rawLength: 4n }), payload), /raw payload has group width 2/],
+      [concat(header({ reserved: 1, rawLength: 4n }), payload), /reserved/],
+      [concat(header({ rawLength: 5n }), payload), /raw payload has 4 bytes/],
+      [concat(header({ codec: 1, width: 4, rawLength: 6n }), payload), /not a multiple/],
+      [concat(header({ codec: 1, rawLength: 4n }), payload), /not a zstd frame/],
+    ];
+    for (const [bytes, message] of cases) {
+      const error = await corruptError(decodeObject(bytes));
+      expect(error.message).toMatch(message);
+    }
+  });
+
+  it('rejects a 2^60 raw length from the header alone, before allocating', async () => {
+    const bytes = concat(header({ codec: 1, width: 1, rawLength: 2n ** 60n }), Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd));
+    const error = await corruptError(decodeObject(bytes));
+    expect(error.message).toContain('1152921504606846976');
+    expect(error.message).toContain(String(MAX_OBJECT_RAW_BYTES));
+  });
+
+  it('checks the expected raw length before decompressing', async () => {
+    const stored = await encodeObject(new Uint8Array(4096), 1);
+    const error = await corruptError(decodeObject(stored, { expectedRawLength: 4000 }));
+    expect(error.message).toMatch(/declares 4096 raw bytes, expected 4000/);
+  });
+
+  it('refuses a zstd bomb: a small declared length with a frame that expands far beyond it', async () => {
+    const bomb = new Encoder(1).encodeSync(Buffer.alloc(16 * 1024 * 1024));
+    expect(bomb.length).toBeLessThan(4096);
+    const error = await corruptError(decodeObject(concat(header({ codec: 1, rawLength: 64n }), bomb)));
+    expect(error.message).toMatch(/blocks|regenerates more/);
+  });
+
+  it('refuses concatenated frames, trailing bytes and truncation', async () => {
+    const raw = new Uint8Array(1000).fill(5);
+    const frame = new Encoder(1).encodeSync(Buffer.from(raw));
+    const head = header({ codec: 1, rawLength: 1000n });
+    expect(checkZstdFrame(frame, 1000)).toBeUndefined();
+    await corruptError(decodeObject(concat(head, frame, frame)));
+    await corruptError(decodeObject(concat(head, frame, Uint8Array.of(0))));
+    await corruptError(decodeObject(concat(head, frame.subarray(0, frame.length - 1))));
+    // A well-formed frame that decodes to fewer bytes than declared.
+    const short = new Encoder(1).encodeSync(Buffer.from(raw.subarray(0, 999)));
+    const error = await corruptError(decodeObject(concat(head, short)));
+    expect(error.message).toMatch(/999 bytes/);
+  });
+
+  it('never throws anything but STORE_CORRUPT on mutated objects (fuzz)', async () => {
+    const base = await encodeObject(weights(20_000, 'BF16', 7), 2);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat({ max: base.length - 1 }), fc.integer({ min: 0, max: 255 })), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        fc.nat({ max: base.length }),
+        async (edits, cut) => {
+          const bytes = Uint8Array.from(base.subarray(0, Math.max(cut, 17)));
+          for (const [at, value] of edits) if (at < bytes.length) bytes[at] = value;
+          try {
+            await decodeObject(bytes);
+          } catch (error) {
+            expect(error).toBeInstanceOf(StoreError);
+            expect((error as StoreError).code).toBe('STORE_CORRUPT');
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('object ids', () => {
+  it('is the SHA-256 of the stored bytes', async () => {
+    const stored = await encodeObject(Uint8Array.of(1, 2, 3), 1);
+    expect(computeObjectId(stored)).toBe(createHash('sha256').update(stored).digest('hex'));
+  });
+
+  it('parses only 64 lowercase hex digits', () => {
+    expect(parseObjectId('0'.repeat(64))).toBe('0'.repeat(64));
+    expect(parseObjectId('A'.repeat(64))).toBeUndefined();
+    expect(parseObjectId('0'.repeat(63))).toBeUndefined();
+    expect(parseObjectId(`../${'0'.repeat(61)}`)).toBeUndefined();
+  });
+});
