@@ -1,0 +1,264 @@
+// pkt-line framing: reader edge cases (bad headers, truncation, any chunking), content coalescing, writer
+// bytes and backpressure. Packets are built by hand.
+
+import { randomBytes } from 'node:crypto';
+import { PassThrough, Writable } from 'node:stream';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { GitError } from '../errors.js';
+import { CONTENT_CHUNK_BYTES, PKT_MAX_DATA_BYTES, PktLineReader, PktLineWriter } from './pkt-line.js';
+
+// Built by hand, never with PktLineWriter, so that a writer bug cannot hide a reader bug.
+function header(totalLength: number): Buffer {
+  return Buffer.from(totalLength.toString(16).padStart(4, '0'), 'latin1');
+}
+function packet(payload: Uint8Array | string): Buffer {
+  const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload);
+  return Buffer.concat([header(body.length + 4), body]);
+}
+function text(line: string): Buffer {
+  return packet(`${line}\n`);
+}
+const FLUSH = Buffer.from('0000', 'latin1');
+/** `bytes` as content packets of `size` bytes (git uses the maximum), then a flush. */
+function content(bytes: Uint8Array, size = PKT_MAX_DATA_BYTES): Buffer {
+  const parts: Buffer[] = [];
+  for (let at = 0; at < bytes.length; at += size) parts.push(packet(bytes.subarray(at, at + size)));
+  parts.push(FLUSH);
+  return Buffer.concat(parts);
+}
+/** A stream delivering `bytes` in chunks of the given sizes (cycled), then ending. */
+function streamOf(bytes: Uint8Array, chunkSizes: readonly number[] = [bytes.length || 1]): PassThrough {
+  const stream = new PassThrough();
+  let at = 0;
+  let i = 0;
+  while (at < bytes.length) {
+    const size = Math.max(1, chunkSizes[i++ % chunkSizes.length]!);
+    stream.write(bytes.subarray(at, at + size));
+    at += size;
+  }
+  stream.end();
+  return stream;
+}
+async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const chunk of chunks) out.push(Buffer.from(chunk));
+  return out;
+}
+async function expectProtocolError(promise: Promise<unknown>, message: RegExp): Promise<void> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(GitError);
+  expect((error as GitError).code).toBe('GIT_PROTOCOL');
+  expect((error as GitError).message).toMatch(message);
+}
+
+describe('PktLineReader', () => {
+  it('reads data packets, text packets, flushes and a clean end of input', async () => {
+    const input = Buffer.concat([text('git-filter-client'), text('version=2'), FLUSH, packet('raw'), FLUSH]);
+    const reader = new PktLineReader(streamOf(input, [3, 1, 7]));
+    expect(await reader.readTextListUntilFlush()).toEqual(['git-filter-client', 'version=2']);
+    expect(Buffer.from((await reader.readPacket()) as Uint8Array).toString()).toBe('raw');
+    expect(await reader.readTextPacket()).toBeNull();
+    expect(await reader.atEof()).toBe(true);
+    expect(await reader.readPacket()).toBe('eof');
+  });
+
+  it('accepts upper-case hex and strips only one trailing newline', async () => {
+    const body = Buffer.from('a\n\n');
+    const reader = new PktLineReader(
+      streamOf(Buffer.concat([Buffer.from('0007'), body, Buffer.from('000A'), body, Buffer.from('xyz')])),
+    );
+    expect(await reader.readTextPacket()).toBe('a\n');
+    expect(Buffer.from((await reader.readPacket()) as Uint8Array).toString()).toBe('a\n\nxyz');
+  });
+
+  it.each([
+    ['0001', /bad pkt-line length 0001/],
+    ['0002', /bad pkt-line length 0002/],
+    ['0003', /bad pkt-line length 0003/],
+    ['fff1', /length 65521 exceeds the limit of 65520/],
+    ['00g4', /bad pkt-line header "00g4"/],
+    ['-004', /bad pkt-line header "-004"/],
+  ])('rejects the header %s with GIT_PROTOCOL', async (bad, message) => {
+    const reader = new PktLineReader(streamOf(Buffer.from(`${bad}abcdefgh`, 'latin1')));
+    await expectProtocolError(reader.readPacket(), message);
+    // The bad header stays unread: the stream cannot resynchronise.
+    await expectProtocolError(reader.readPacket(), message);
+  });
+
+  it('rejects input that ends inside a header, a packet, or a content section', async () => {
+    await expectProtocolError(new PktLineReader(streamOf(Buffer.from('00'))).readPacket(), /inside a pkt-line header/);
+    await expectProtocolError(new PktLineReader(streamOf(Buffer.from('0010abc'))).readPacket(), /inside a packet/);
+    await expectProtocolError(new PktLineReader(streamOf(FLUSH.subarray(0, 0))).readTextPacket(), /text packet/);
+    const truncated = content(Buffer.alloc(100)).subarray(0, -4);
+    await expectProtocolError(collect(new PktLineReader(streamOf(truncated)).readContent()), /no flush/);
+  });
+
+  it.each([0, 1, PKT_MAX_DATA_BYTES, PKT_MAX_DATA_BYTES + 1, 5 * 1024 * 1024 + 3])(
+    'reads %i bytes of content as large contiguous chunks',
+    async (size) => {
+      const bytes = randomBytes(size);
+      const input = Buffer.concat([content(bytes), text('after')]);
+      const reader = new PktLineReader(streamOf(input, [65536, 1000, 1, 300_000]));
+      const chunks = await collect(reader.readContent());
+      expect(Buffer.concat(chunks).equals(bytes)).toBe(true);
+      // Every chunk but the last is a full 1 MiB.
+      for (const chunk of chunks.slice(0, -1)) expect(chunk.length).toBe(CONTENT_CHUNK_BYTES);
+      expect(chunks.length).toBe(Math.ceil(size / CONTENT_CHUNK_BYTES));
+      expect(await reader.readTextPacket()).toBe('after');
+    },
+  );
+
+  it('reassembles packets delivered one byte at a time, and accepts empty packets', async () => {
+    const bytes = randomBytes(3000);
+    const input = Buffer.concat([
+      packet(bytes.subarray(0, 1000)),
+      Buffer.from('0004'),
+      content(bytes.subarray(1000), 7),
+    ]);
+    const chunks = await collect(new PktLineReader(streamOf(input, [1])).readContent());
+    expect(Buffer.concat(chunks).equals(bytes)).toBe(true);
+  });
+
+  it('reads any payload, split into any packets and delivered in any chunks (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 3 * PKT_MAX_DATA_BYTES }),
+        fc.integer({ min: 1, max: PKT_MAX_DATA_BYTES }),
+        fc.array(fc.integer({ min: 1, max: 100_000 }), { minLength: 1, maxLength: 8 }),
+        async (bytes, packetSize, chunkSizes) => {
+          const reader = new PktLineReader(streamOf(Buffer.concat([content(bytes, packetSize), FLUSH]), chunkSizes));
+          const chunks = await collect(reader.readContent());
+          expect(Buffer.concat(chunks).equals(Buffer.from(bytes))).toBe(true);
+          expect(await reader.readPacket()).toBe('flush');
+          expect(await reader.readPacket()).toBe('eof');
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('drains what a consumer left unread, then refuses to be read again', async () => {
+    const bytes = randomBytes(3 * CONTENT_CHUNK_BYTES + 5);
+    const reader = new PktLineReader(streamOf(Buffer.concat([content(bytes), text('next')])));
+    const section = reader.readContent();
+    const iterator = section[Symbol.asyncIterator]();
+    expect((await iterator.next()).value).toHaveLength(CONTENT_CHUNK_BYTES);
+    await expect(reader.readTextPacket()).rejects.toThrow(/not read to its flush/);
+    expect(await section.drain()).toBe(2 * CONTENT_CHUNK_BYTES + 5);
+    expect(section.sizeBytes).toBe(bytes.length);
+    await expect(iterator.next()).rejects.toThrow(/after it was drained/);
+    expect(await reader.readTextPacket()).toBe('next');
+  });
+
+  it('bounds its buffering when the consumer is slow', async () => {
+    const input = new PassThrough();
+    const reader = new PktLineReader(input);
+    const payload = Buffer.alloc(PKT_MAX_DATA_BYTES, 7);
+    const onePacket = packet(payload);
+    let written = 0;
+    const writing = (async () => {
+      for (let i = 0; i < 600; i++) {
+        written++;
+        if (!input.write(onePacket)) await new Promise((resolve) => input.once('drain', resolve));
+      }
+      input.end(FLUSH);
+    })();
+    const iterator = reader.readContent()[Symbol.asyncIterator]();
+    await iterator.next();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // 600 packets are ~39 MiB; the reader pauses its source at 4 MiB.
+    expect(written * onePacket.length).toBeLessThan(8 * 1024 * 1024);
+    let total = CONTENT_CHUNK_BYTES;
+    for (let step = await iterator.next(); !step.done; step = await iterator.next()) total += step.value.length;
+    await writing;
+    expect(total).toBe(600 * PKT_MAX_DATA_BYTES);
+  });
+});
+
+/** A sink that takes its time, recording the most it ever had queued. */
+class SlowSink extends Writable {
+  readonly #parts: Buffer[] = [];
+  maxQueuedBytes = 0;
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.maxQueuedBytes = Math.max(this.maxQueuedBytes, this.writableLength);
+    this.#parts.push(chunk);
+    setImmediate(callback);
+  }
+  /** Everything written, once the writes have been processed. */
+  async parts(): Promise<Buffer[]> {
+    await new Promise((resolve) => this.end(resolve));
+    return this.#parts;
+  }
+}
+
+describe('PktLineWriter', () => {
+  it('writes text packets, data packets and flushes byte for byte', async () => {
+    const sink = new SlowSink();
+    const writer = new PktLineWriter(sink);
+    await writer.writeText('status=success');
+    await writer.writeFlush();
+    await writer.writePacket(new Uint8Array([0, 255]));
+    expect(Buffer.concat(await sink.parts()).toString('latin1')).toBe('0013status=success\n00000006\x00\xff');
+  });
+
+  it('splits content into maximal packets, with exact headers', async () => {
+    const sink = new SlowSink();
+    const bytes = randomBytes(PKT_MAX_DATA_BYTES + 1);
+    await new PktLineWriter(sink).writeContent(bytes);
+    const expected = Buffer.concat([
+      Buffer.from('fff0'),
+      bytes.subarray(0, -1),
+      Buffer.from('0005'),
+      bytes.subarray(-1),
+    ]);
+    expect(Buffer.concat(await sink.parts()).equals(expected)).toBe(true);
+  });
+
+  it('coalesces small chunks into full packets and ~1 MiB writes', async () => {
+    const sink = new SlowSink();
+    const pieces = Array.from({ length: 3000 }, (_, i) => randomBytes(i % 1000));
+    const total = await new PktLineWriter(sink).writeContentStream(pieces);
+    const bytes = Buffer.concat(pieces);
+    expect(total).toBe(bytes.length);
+    const parts = await sink.parts();
+    expect(Buffer.concat(parts).equals(content(bytes).subarray(0, -4))).toBe(true);
+    expect(parts.length).toBe(Math.ceil(bytes.length / (16 * PKT_MAX_DATA_BYTES)));
+  });
+
+  it('waits for a slow output: 64 MiB never queue more than ~1 MiB', async () => {
+    const sink = new SlowSink();
+    const block = Buffer.alloc(3 * 1024 * 1024 + 17, 1);
+    async function* blocks() {
+      for (let i = 0; i < 21; i++) yield block;
+    }
+    const total = await new PktLineWriter(sink).writeContentStream(blocks());
+    expect(total).toBe(21 * block.length);
+    expect(sink.maxQueuedBytes).toBeLessThanOrEqual(16 * 65520);
+  });
+
+  it('rejects oversized packets and writes to a closed output', async () => {
+    const sink = new SlowSink();
+    const writer = new PktLineWriter(sink);
+    await expect(writer.writePacket(new Uint8Array(PKT_MAX_DATA_BYTES + 1))).rejects.toThrow(/exceeds 65516/);
+    sink.destroy();
+    await expectProtocolError(writer.writeFlush(), /closed/);
+  });
+
+  it('round-trips 8 MiB through the reader', async () => {
+    const pipe = new PassThrough();
+    const bytes = randomBytes(8 * 1024 * 1024 + 11);
+    const writing = (async () => {
+      const writer = new PktLineWriter(pipe);
+      await writer.writeContent(bytes);
+      await writer.writeFlush();
+      pipe.end();
+    })();
+    const chunks = await collect(new PktLineReader(pipe).readContent());
+    await writing;
+    expect(Buffer.concat(chunks).equals(bytes)).toBe(true);
+  });
+});
