@@ -1,1 +1,49 @@
-export const x = 1;
+// The public library surface of Weft. Every export is named here explicitly (no `export *`); the CLI and the
+// server import only this file. A test pins the list.
+
+export type { ErrorCode } from './errors.js';
+export {
+  EXIT_BAD_INPUT,
+  EXIT_INTERNAL,
+  EXIT_NO,
+  EXIT_OK,
+  exitCodeOf,
+  FormatError,
+  GitError,
+  RemoteError,
+  StoreError,
+  UsageError,
+  WeftError,
+} from './errors.js';
+export type { ContentId, Manifest, ManifestTensor, TensorEncoding } from './manifest/manifest.js';
+export {
+  listManifestFrameRanges,
+  looksLikeManifest,
+  parseManifest,
+  printManifest,
+} from './manifest/manifest.js';
+export type { DiffOptions, FileChange, Side, TensorChange, TensorStats } from './ops/diff.js';
+export { diffVersions } from './ops/diff.js';
+export type { FilterProcessOptions } from './ops/filter-process.js';
+export { runFilterProcess } from './ops/filter-process.js';
+export type { CommitGrowth, CommitSummary, LogOptions } from './ops/history.js';
+export { logHistory, storeGrowthByCommit } from './ops/history.js';
+export type { InitOptions, InitResult } from './ops/init.js';
+export { initRepo, weftGitConfig } from './ops/init.js';
+export type { InspectedTensor, InspectOptions, InspectResult } from './ops/inspect.js';
+export { inspectCheckpoint } from './ops/inspect.js';
+export type { DuResult, FsckProblem, FsckResult, GcResult } from './ops/maintenance.js';
+export { diskUsage, fsckRepo, GC_GRACE_MS, gcRepo } from './ops/maintenance.js';
+export type { MergeConflict, MergeDriverResult } from './ops/merge-driver.js';
+export { mergeManifests, runMergeDriver } from './ops/merge-driver.js';
+export type { Repo } from './ops/repo.js';
+export { openRepo } from './ops/repo.js';
+export type { StatusResult } from './ops/status.js';
+export { statusRepo } from './ops/status.js';
+export type { TrackResult } from './ops/track.js';
+export { trackPatterns } from './ops/track.js';
+export type { Dtype } from './tensor/dtype.js';
+export { DTYPES, dtypeSize, isDtype } from './tensor/dtype.js';
+
+/** This Weft's version. */
+export const VERSION = '0.1.0';

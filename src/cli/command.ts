@@ -1,0 +1,59 @@
+// The shape of a CLI command: a declarative spec (name, summary, options) that drives parsing and --help, and a
+// run function that parses nothing itself. Commands touch the world only through CliIO.
+
+import type { Readable, Writable } from 'node:stream';
+
+export interface CliIO {
+  cwd: string;
+  env: Record<string, string | undefined>;
+  stdin: Readable;
+  stdout: Writable;
+  stderr: Writable;
+  /** True when stderr is a terminal: progress is shown only then. */
+  stderrIsTTY: boolean;
+  /** The command line that runs this same Weft installation (node + script), for git config and hooks. */
+  selfCommand: string;
+}
+
+export interface OptionSpec {
+  type: 'boolean' | 'string';
+  short?: string;
+  multiple?: boolean;
+  /** Shown in --help; for string options, the placeholder comes first: "<n> number of …". */
+  description: string;
+  default?: string | boolean;
+}
+
+export type OptionValues = Record<string, string | boolean | string[] | undefined>;
+
+export interface CommandContext {
+  io: CliIO;
+  values: OptionValues;
+  positionals: string[];
+}
+
+export interface CommandSpec {
+  name: string;
+  summary: string;
+  /** Usage line after `weft <name>`, e.g. "<path> [--json] [--hash]". */
+  usage: string;
+  /** Longer help text shown after the usage line. */
+  details?: string;
+  options: Record<string, OptionSpec>;
+  /** Hidden commands (plumbing run by git) are left out of `weft --help`. */
+  hidden?: boolean;
+  /** Returns the exit code: 0 done, 1 "no". Errors are thrown and mapped in main. */
+  run(ctx: CommandContext): Promise<number>;
+}
+
+/** Writes text to a stream and waits until it is flushed to the OS when the stream asks to. */
+export function writeOut(stream: Writable, text: string | Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.write(text, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/** Prints a value as one JSON document on stdout. */
+export function printJson(io: CliIO, value: unknown): Promise<void> {
+  return writeOut(io.stdout, `${JSON.stringify(value, null, 2)}\n`);
+}

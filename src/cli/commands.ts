@@ -1,0 +1,29 @@
+// The table of every CLI command; main.ts parses against it and --help renders it.
+
+import type { CommandSpec } from './command.js';
+import { diffCommand } from './diff.js';
+import { filterProcessCommand } from './filter-process.js';
+import { initCommand } from './init.js';
+import { inspectCommand } from './inspect.js';
+import { logCommand } from './log.js';
+import { duCommand, fsckCommand, gcCommand } from './maintenance.js';
+import { mergeDriverCommand, prePushCommand, showManifestCommand } from './plumbing.js';
+import { statusCommand } from './status.js';
+import { trackCommand, untrackCommand } from './track.js';
+
+export const COMMANDS: readonly CommandSpec[] = [
+  initCommand,
+  trackCommand,
+  untrackCommand,
+  statusCommand,
+  logCommand,
+  diffCommand,
+  inspectCommand,
+  duCommand,
+  fsckCommand,
+  gcCommand,
+  filterProcessCommand,
+  showManifestCommand,
+  mergeDriverCommand,
+  prePushCommand,
+];

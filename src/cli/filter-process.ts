@@ -1,0 +1,21 @@
+// `weft filter-process`: git's long-running clean/smudge filter (run by git, not by people).
+
+import { runFilterProcess } from '../index.js';
+import type { CommandSpec } from './command.js';
+
+export const filterProcessCommand: CommandSpec = {
+  name: 'filter-process',
+  summary: "git's clean/smudge filter process (configured by weft init)",
+  usage: '',
+  hidden: true,
+  options: {},
+  async run({ io }) {
+    await runFilterProcess({
+      cwd: io.cwd,
+      input: io.stdin,
+      output: io.stdout,
+      warn: (message) => io.stderr.write(`weft: ${message.split('\n')[0]}\n`),
+    });
+    return 0;
+  },
+};

@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+// The only file that touches `process`: parses argv against the command table, runs the command, and maps
+// errors to exit codes (0 ok, 1 "no", 2 bad input or usage with one line, 3 internal with a stack).
+
+import { realpathSync } from 'node:fs';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { EXIT_BAD_INPUT, EXIT_INTERNAL, UsageError, VERSION, WeftError } from '../index.js';
+import type { CliIO, CommandSpec } from './command.js';
+import { COMMANDS } from './commands.js';
+
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function commandHelp(c: CommandSpec): string {
+  const lines = [`usage: weft ${c.name} ${c.usage}`.trimEnd(), '', `${c.summary}.`];
+  if (c.details) lines.push('', c.details);
+  const opts = Object.entries(c.options);
+  opts.push(['help', { type: 'boolean', short: 'h', description: 'show this help' }]);
+  lines.push('', 'options:');
+  const rows = opts.map(([name, o]) => {
+    const flag = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ' <value>' : ''}`;
+    return [flag, o.description];
+  });
+  const w = Math.max(...rows.map((r) => r[0]!.length));
+  for (const [f, d] of rows) lines.push(`  ${f!.padEnd(w)}  ${d}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function mainHelp(): string {
+  const visible = COMMANDS.filter((c) => !c.hidden);
+  const w = Math.max(...visible.map((c) => c.name.length));
+  return [
+    'usage: weft <command> [options]',
+    '',
+    'Weft: version control for model checkpoints (git-native, exact, cheap updates).',
+    '',
+    'commands:',
+    ...visible.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
+    '',
+    "Run 'weft <command> --help' for a command's options.",
+    '',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const script = process.argv[1] ? realpathSync(process.argv[1]) : '';
+  const io: CliIO = {
+    cwd: process.cwd(),
+    env: process.env,
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stderrIsTTY: process.stderr.isTTY === true,
+    selfCommand: `${shellQuote(process.execPath)} ${shellQuote(script)}`,
+  };
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    const target = name === 'help' ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
+    process.stdout.write(target ? commandHelp(target) : mainHelp());
+    return name === undefined ? EXIT_BAD_INPUT : 0;
+  }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`weft ${VERSION}\n`);
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) throw new UsageError('USAGE', `'${name}' is not a weft command; see 'weft --help'`);
+  const options: NonNullable<ParseArgsConfig['options']> = { help: { type: 'boolean', short: 'h' } };
+  for (const [k, o] of Object.entries(command.options)) {
+    options[k] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) };
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError('USAGE', `${name}: ${(e as Error).message.split('\n')[0]}; see 'weft ${name} --help'`);
+  }
+  if (parsed.values.help) {
+    process.stdout.write(commandHelp(command));
+    return 0;
+  }
+  const values = { ...parsed.values } as Record<string, string | boolean | string[] | undefined>;
+  for (const [k, o] of Object.entries(command.options))
+    if (values[k] === undefined && o.default !== undefined) values[k] = o.default;
+  return command.run({ io, values, positionals: parsed.positionals });
+}
+
+// Benchmarks read the peak memory of a real CLI run (including filter processes started by git) from here.
+if (process.env.WEFT_REPORT_MAXRSS) {
+  process.on('exit', () => process.stderr.write(`weft: max-rss-bytes ${process.resourceUsage().maxRSS * 1024}\n`));
+}
+
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+});
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof WeftError) {
+      process.stderr.write(`weft: ${error.message.split('\n')[0]}\n`);
+      process.exitCode = EXIT_BAD_INPUT;
+    } else {
+      process.stderr.write(
+        `weft: internal error (please report): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+      process.exitCode = EXIT_INTERNAL;
+    }
+  },
+);

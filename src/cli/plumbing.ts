@@ -1,0 +1,77 @@
+// Commands git runs for us (configured by weft init): the diff textconv, the merge driver and the pre-push hook.
+
+import { readFile } from 'node:fs/promises';
+import { looksLikeManifest, parseManifest, runMergeDriver, UsageError } from '../index.js';
+import { type CommandSpec, writeOut } from './command.js';
+import { renderTable } from './render.js';
+
+export const showManifestCommand: CommandSpec = {
+  name: 'show-manifest',
+  summary: 'print a manifest file as a readable table (git diff textconv)',
+  usage: '<file>',
+  hidden: true,
+  options: {},
+  async run({ io, positionals }) {
+    const file = positionals[0];
+    if (!file) throw new UsageError('USAGE', 'show-manifest needs a file');
+    const bytes = await readFile(file);
+    if (!looksLikeManifest(bytes)) {
+      await writeOut(io.stdout, `(not a Weft manifest: ${bytes.length} bytes)\n`);
+      return 0;
+    }
+    const m = parseManifest(bytes.toString('utf8'), file);
+    const rows = m.tensors.map((t) => {
+      const params = Object.entries(t.encoding.params).map(
+        ([k, v]) => `${k}=${v.length > 16 ? `${v.slice(0, 12)}…` : v}`,
+      );
+      return [
+        t.name,
+        t.dtype,
+        `[${t.shape.join(',')}]`,
+        String(t.sizeBytes),
+        t.contentId.slice(0, 16),
+        [t.encoding.kind, ...params].join(' '),
+      ];
+    });
+    await writeOut(
+      io.stdout,
+      `${m.format} file, ${m.sizeBytes} bytes, ${m.tensors.length} tensors, frame ${m.frames.reduce((n, f) => n + f.sizeBytes, 0)} bytes\n` +
+        renderTable(['tensor', 'dtype', 'shape', '>bytes', 'content', 'encoding'], rows),
+    );
+    return 0;
+  },
+};
+
+export const mergeDriverCommand: CommandSpec = {
+  name: 'merge-driver',
+  summary: "git's merge driver for tracked models (configured by weft init)",
+  usage: '<base> <ours> <theirs> <path>',
+  hidden: true,
+  options: {},
+  async run({ io, positionals }) {
+    const [base, ours, theirs, path] = positionals;
+    if (!base || !ours || !theirs) throw new UsageError('USAGE', 'merge-driver needs %O %A %B [%P]');
+    const r = await runMergeDriver({ base, ours, theirs, path: path ?? ours });
+    for (const c of r.conflicts) {
+      io.stderr.write(
+        `weft: merge conflict in ${path ?? ours}${c.tensor ? `: tensor ${JSON.stringify(c.tensor)}` : ''}: ${c.reason}\n`,
+      );
+    }
+    return r.clean ? 0 : 1;
+  },
+};
+
+export const prePushCommand: CommandSpec = {
+  name: 'pre-push',
+  summary: 'pre-push hook: uploads the objects a push needs to the configured Weft remote',
+  usage: '<remote> <url>',
+  hidden: true,
+  options: {},
+  async run({ io }) {
+    // No Weft remote transport is configured in this version: objects stay local; git pushes the manifests.
+    for await (const _ of io.stdin) {
+      // drain the ref list git sends
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,249 @@
+// End to end with real git: track, add, commit, checkout, diff, log, du, fsck, gc, clone — on the PyTorch-trained
+// digits models and on generated ones. Every checkout must be byte-identical.
+import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  buildSafetensors,
+  cleanupTemps,
+  DIGITS,
+  FIXTURES,
+  git,
+  newRepo,
+  sha256,
+  sha256File,
+  tempDir,
+  weft,
+} from './helpers.js';
+
+afterAll(cleanupTemps);
+
+const VERSIONS = ['base', 'ft_low', 'lora_low_merged', 'ft_high', 'noisy'];
+
+function commitVersions(repo: string): string[] {
+  const commits: string[] = [];
+  for (const v of VERSIONS) {
+    copyFileSync(join(DIGITS, `${v}.safetensors`), join(repo, 'model.safetensors'));
+    git(repo, ['add', 'model.safetensors']);
+    git(repo, ['commit', '-qm', v]);
+    commits.push(git(repo, ['rev-parse', 'HEAD']).stdout.trim());
+  }
+  return commits;
+}
+
+function storedBytes(repo: string): number {
+  const r = weft(repo, 'du', '--json');
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout).storedBytes as number;
+}
+
+describe('version control with real git', () => {
+  it('commits five versions of a trained model and checks each out byte-identical', () => {
+    const repo = newRepo();
+    const commits = commitVersions(repo);
+    // git stores a manifest, not the model
+    expect(Number(git(repo, ['cat-file', '-s', 'HEAD:model.safetensors']).stdout)).toBeLessThan(4096);
+    for (let i = 0; i < VERSIONS.length; i++) {
+      git(repo, ['checkout', '-q', commits[i]!]);
+      expect(sha256File(join(repo, 'model.safetensors'))).toBe(sha256File(join(DIGITS, `${VERSIONS[i]}.safetensors`)));
+      expect(git(repo, ['status', '--porcelain']).stdout).toBe('');
+    }
+    git(repo, ['checkout', '-q', 'main']);
+    const fsck = weft(repo, 'fsck', '--json');
+    expect(fsck.code, fsck.stdout + fsck.stderr).toBe(0);
+    expect(JSON.parse(fsck.stdout)).toMatchObject({ ok: true, manifests: 5 });
+  });
+
+  it('diff lists exactly the changed tensors; a copy of a stored model costs nothing', () => {
+    const repo = newRepo();
+    const commits = commitVersions(repo);
+    const d = weft(repo, 'diff', commits[0]!, commits[1]!, '--json');
+    expect(d.code, d.stderr).toBe(0);
+    const files = JSON.parse(d.stdout).files;
+    expect(files).toHaveLength(1);
+    expect(files[0].tensors.map((t: { name: string }) => t.name).sort()).toEqual(
+      ['fc1.bias', 'fc1.weight', 'fc2.bias', 'fc2.weight', 'fc3.bias', 'fc3.weight'].sort(),
+    );
+    // the LoRA-merged model changes only the adapted layers
+    const lora = JSON.parse(weft(repo, 'diff', commits[0]!, commits[2]!, '--json', '--stat').stdout).files[0];
+    expect(lora.tensors.map((t: { name: string }) => t.name).sort()).toEqual(['fc1.weight', 'fc2.weight']);
+    expect(lora.tensors[0].stats.fractionChanged).toBeGreaterThan(0);
+    expect(lora.tensors[0].stats.cosine).toBeLessThanOrEqual(1);
+    const before = storedBytes(repo);
+    copyFileSync(join(DIGITS, 'base.safetensors'), join(repo, 'copy.safetensors'));
+    git(repo, ['add', 'copy.safetensors']);
+    git(repo, ['commit', '-qm', 'copy']);
+    expect(storedBytes(repo) - before).toBe(0);
+    // log names the commits and their store growth
+    const log = JSON.parse(weft(repo, 'log', '--json').stdout).commits;
+    expect(log.map((c: { subject: string }) => c.subject)).toEqual(['copy', ...[...VERSIONS].reverse()]);
+    expect(log[0].storedBytesAdded).toBe(0);
+    expect(log.at(-1).storedBytesAdded).toBeGreaterThan(0);
+    const byCommit = JSON.parse(weft(repo, 'du', '--by-commit', '--json').stdout).commits;
+    expect(byCommit.at(-1)).toMatchObject({ subject: 'copy', storedBytes: 0, objects: 0 });
+  });
+
+  it('status shows modified tensors in the work tree', () => {
+    const repo = newRepo();
+    copyFileSync(join(DIGITS, 'base.safetensors'), join(repo, 'model.safetensors'));
+    git(repo, ['add', 'model.safetensors']);
+    git(repo, ['commit', '-qm', 'base']);
+    expect(JSON.parse(weft(repo, 'status', '--json').stdout).changes).toEqual([]);
+    copyFileSync(join(DIGITS, 'lora_low_merged.safetensors'), join(repo, 'model.safetensors'));
+    const s = JSON.parse(weft(repo, 'status', '--json').stdout);
+    expect(s.changes[0].tensors.map((t: { name: string }) => t.name).sort()).toEqual(['fc1.weight', 'fc2.weight']);
+    const d = weft(repo, 'diff', '--exit-code');
+    expect(d.code).toBe(1);
+    expect(d.stdout).toContain('fc1.weight');
+  });
+
+  it('a clone over file:// plus a copy of the store checks out identical files', () => {
+    const repo = newRepo();
+    commitVersions(repo);
+    const clone = tempDir();
+    git(clone, ['clone', '-q', '--no-checkout', `file://${repo}`, 'c']);
+    const c = join(clone, 'c');
+    expect(weft(c, 'init').code).toBe(0);
+    // copy the store (remote transports come with the sharing issue)
+    cpSync(join(repo, '.git', 'weft', 'objects'), join(c, '.git', 'weft', 'objects'), { recursive: true });
+    git(c, ['checkout', '-q', 'main']);
+    expect(sha256File(join(c, 'model.safetensors'))).toBe(sha256File(join(DIGITS, 'noisy.safetensors')));
+  });
+
+  it('stores files that are not checkpoints (and broken checkpoints) exactly', () => {
+    const repo = newRepo(['*.safetensors', '*.bin', '*.pt', '*.npz', '*.gguf']);
+    const files: Record<string, Uint8Array> = {};
+    for (const name of readdirSync(join(FIXTURES, 'corrupt'))) {
+      if (name.endsWith('.md')) continue;
+      files[name] = readFileSync(join(FIXTURES, 'corrupt', name));
+    }
+    const random = new Uint8Array(300_000);
+    for (let i = 0; i < random.length; i++) random[i] = (i * 2654435761) >>> 24;
+    files['blob.bin'] = random;
+    files['empty.bin'] = new Uint8Array(0);
+    files['empty.safetensors'] = new Uint8Array(0);
+    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(repo, name), bytes);
+    const add = git(repo, ['add', '.']);
+    git(repo, ['commit', '-qm', 'odd files']);
+    expect(add.code).toBe(0);
+    for (const name of Object.keys(files))
+      expect(git(repo, ['cat-file', '-p', `HEAD:${name}`]).stdout).toMatch(/^weft 1 /);
+    for (const name of Object.keys(files)) writeFileSync(join(repo, name), 'x');
+    git(repo, ['checkout', '-q', '--', '.']);
+    for (const [name, bytes] of Object.entries(files)) expect(sha256File(join(repo, name)), name).toBe(sha256(bytes));
+    expect(existsSync(join(repo, 'weft-pwned'))).toBe(false);
+    expect(weft(repo, 'fsck').code).toBe(0);
+  });
+
+  it('a manifest added again passes through unchanged, and a second version costs only its changed tensor', () => {
+    const repo = newRepo();
+    const tensors = Array.from({ length: 8 }, (_, i) => ({ name: `layers.${i}.weight`, shape: [256, 256] }));
+    const v1 = buildSafetensors(tensors, (t, i) => Math.sin(t * 1000 + i) * 0.02);
+    writeFileSync(join(repo, 'm.safetensors'), v1);
+    git(repo, ['add', 'm.safetensors']);
+    git(repo, ['commit', '-qm', 'v1']);
+    const s1 = storedBytes(repo);
+    const v2 = buildSafetensors(tensors, (t, i) => (t === 3 ? Math.cos(i) * 0.02 : Math.sin(t * 1000 + i) * 0.02));
+    writeFileSync(join(repo, 'm.safetensors'), v2);
+    git(repo, ['add', 'm.safetensors']);
+    git(repo, ['commit', '-qm', 'v2']);
+    const growth = storedBytes(repo) - s1;
+    expect(growth).toBeGreaterThan(0);
+    expect(growth).toBeLessThan(256 * 256 * 4 * 1.05);
+    // adding the manifest itself (as git does when renormalising) changes nothing
+    const manifest = git(repo, ['cat-file', '-p', 'HEAD:m.safetensors']).stdout;
+    const again = git(repo, ['hash-object', '--path=m.safetensors', '--stdin'], { input: manifest }).stdout.trim();
+    expect(again).toBe(git(repo, ['rev-parse', 'HEAD:m.safetensors']).stdout.trim());
+  });
+
+  it('a corrupt object fails checkout naming the file and tensor, and fsck reports it', () => {
+    const repo = newRepo();
+    copyFileSync(join(DIGITS, 'base.safetensors'), join(repo, 'model.safetensors'));
+    git(repo, ['add', 'model.safetensors']);
+    git(repo, ['commit', '-qm', 'base']);
+    const manifest = git(repo, ['cat-file', '-p', 'HEAD:model.safetensors']).stdout;
+    const id = /tensor "fc1.weight" .* dense ([0-9a-f]{64})/.exec(manifest)![1]!;
+    const path = join(repo, '.git', 'weft', 'objects', id.slice(0, 2), id.slice(2, 4), id);
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 10]! ^= 0xff;
+    writeFileSync(path, bytes);
+    writeFileSync(join(repo, 'model.safetensors'), 'changed');
+    const co = git(repo, ['checkout', '--', 'model.safetensors'], { allowFail: true });
+    expect(co.code).not.toBe(0);
+    expect(co.stderr).toContain('model.safetensors');
+    expect(co.stderr).toMatch(/fc1\.bias|fc1\.weight/);
+    // git removes the old file before the filter runs; what matters is that no wrong bytes were written
+    const path2 = join(repo, 'model.safetensors');
+    expect(!existsSync(path2) || readFileSync(path2).toString() === 'changed').toBe(true);
+    const fsck = weft(repo, 'fsck');
+    expect(fsck.code).toBe(1);
+    expect(fsck.stderr).toContain(id);
+  });
+
+  it('gc deletes only unreachable objects', () => {
+    const repo = newRepo();
+    copyFileSync(join(DIGITS, 'base.safetensors'), join(repo, 'model.safetensors'));
+    git(repo, ['add', 'model.safetensors']);
+    git(repo, ['commit', '-qm', 'base']);
+    copyFileSync(join(DIGITS, 'noisy.safetensors'), join(repo, 'model.safetensors'));
+    git(repo, ['add', 'model.safetensors']);
+    // staged but not committed: reachable from the index
+    expect(JSON.parse(weft(repo, 'gc', '--grace', '0', '--dry-run', '--json').stdout).deleted).toBe(0);
+    git(repo, ['reset', '-q', '--hard']);
+    git(repo, ['reflog', 'expire', '--expire=now', '--all']);
+    const dry = JSON.parse(weft(repo, 'gc', '--grace', '0', '--dry-run', '--json').stdout);
+    expect(dry.deleted).toBe(1); // the pack of noisy's tensors; noisy's header equals base's
+    const before = storedBytes(repo);
+    // the default grace period keeps fresh objects
+    expect(JSON.parse(weft(repo, 'gc', '--json').stdout).deleted).toBe(0);
+    const real = JSON.parse(weft(repo, 'gc', '--grace', '0', '--json').stdout);
+    expect(real.deleted).toBe(1);
+    expect(storedBytes(repo)).toBe(before - real.deletedBytes);
+    expect(weft(repo, 'fsck').code).toBe(0);
+    copyFileSync(join(DIGITS, 'noisy.safetensors'), join(repo, 'model.safetensors'));
+    git(repo, ['add', 'model.safetensors']);
+    git(repo, ['commit', '-qm', 'noisy again']);
+    expect(weft(repo, 'fsck').code).toBe(0);
+  });
+
+  it('merges changes to different tensors without conflict', () => {
+    const repo = newRepo();
+    const tensors = Array.from({ length: 4 }, (_, i) => ({ name: `t${i}`, shape: [16] }));
+    const base = (t: number, i: number) => t + i / 100;
+    writeFileSync(join(repo, 'm.safetensors'), buildSafetensors(tensors, base));
+    git(repo, ['add', '.']);
+    git(repo, ['commit', '-qm', 'base']);
+    git(repo, ['checkout', '-qb', 'a']);
+    writeFileSync(
+      join(repo, 'm.safetensors'),
+      buildSafetensors(tensors, (t, i) => (t === 0 ? -1 : base(t, i))),
+    );
+    git(repo, ['commit', '-qam', 'a']);
+    git(repo, ['checkout', '-q', 'main']);
+    writeFileSync(
+      join(repo, 'm.safetensors'),
+      buildSafetensors(tensors, (t, i) => (t === 2 ? -2 : base(t, i))),
+    );
+    git(repo, ['commit', '-qam', 'b']);
+    git(repo, ['merge', '-q', '--no-edit', 'a']);
+    const want = buildSafetensors(tensors, (t, i) => (t === 0 ? -1 : t === 2 ? -2 : base(t, i)));
+    expect(sha256File(join(repo, 'm.safetensors'))).toBe(sha256(want));
+    expect(git(repo, ['status', '--porcelain']).stdout).toBe('');
+    // both sides change the same tensor: a conflict, reported by tensor
+    git(repo, ['checkout', '-qb', 'c']);
+    writeFileSync(
+      join(repo, 'm.safetensors'),
+      buildSafetensors(tensors, (t, i) => (t === 1 ? 5 : base(t, i))),
+    );
+    git(repo, ['commit', '-qam', 'c']);
+    git(repo, ['checkout', '-q', 'main']);
+    writeFileSync(
+      join(repo, 'm.safetensors'),
+      buildSafetensors(tensors, (t, i) => (t === 1 ? 6 : base(t, i))),
+    );
+    git(repo, ['commit', '-qam', 'd']);
+    const m = git(repo, ['merge', '--no-edit', 'c'], { allowFail: true });
+    expect(m.code).not.toBe(0);
+    expect(m.stdout + m.stderr).toContain('"t1"');
+  });
+});
