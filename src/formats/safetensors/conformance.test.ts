@@ -3,7 +3,7 @@
 
 import { formatConformance } from '../test-support/conformance.js';
 import { safetensorsModule } from './safetensors-module.js';
-import { listFixtures, readFixture } from './test-support/fixtures.js';
+import { listFixtures, readFixture } from '../../../test/support/fixtures.js';
 import { HAND_BUILT_VALID } from './test-support/hand-built.js';
 
 const real = [

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { FormatError, type FormatErrorCode } from '../../errors.js';
 import { bytesSource } from '../format-module.js';
 import { detectSafetensors, parseSafetensors, safetensorsModule } from './safetensors-module.js';
-import { listFixtures, readFixture, readFixtureJson } from './test-support/fixtures.js';
+import { listFixtures, readFixture, readFixtureJson } from '../../../test/support/fixtures.js';
 import { handBuilt } from './test-support/hand-built.js';
 
 describe('detectSafetensors', () => {

@@ -7,7 +7,7 @@ import { FormatError } from '../../errors.js';
 import { DTYPES, type Dtype, dtypeSize } from '../../tensor/dtype.js';
 import { bytesSource } from '../format-module.js';
 import { parseSafetensors } from './safetensors-module.js';
-import { listFixtures, readFixture } from './test-support/fixtures.js';
+import { listFixtures, readFixture } from '../../../test/support/fixtures.js';
 import { compareCodePoints, encodeSafetensorsHeader, type SafetensorsTensorSpec } from './write-safetensors.js';
 
 /** Expected header bytes spelled out: the u64 length, then the JSON text, then `pad` spaces. */

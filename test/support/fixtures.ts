@@ -1,12 +1,11 @@
-// Reads the shared fixture files (../shared/fixtures) for tests. Test-only: the one place in formats/ that touches
-// the file system, and only to read.
+// Reads the shared fixture files (../shared/fixtures) for tests. Test-only, outside src/ so that
+// the pure layers never import node:fs, not even in test support.
 
-// biome-ignore lint/style/noRestrictedImports: tests read the shared fixture files; the module code stays I/O-free.
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** The folder of shared fixtures: /work/shared/fixtures beside the project. */
-export const FIXTURES_DIR = fileURLToPath(new URL('../../../../../shared/fixtures/', import.meta.url));
+export const FIXTURES_DIR = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
 
 /** The bytes of a fixture file, by path relative to FIXTURES_DIR. */
 export function readFixture(relativePath: string): Uint8Array {
