@@ -9,6 +9,8 @@ export interface CliIO {
   stdin: Readable;
   stdout: Writable;
   stderr: Writable;
+  /** True when stdin/stdout are this process's file descriptors 0 and 1. */
+  processStdio: boolean;
   /** True when stderr is a terminal: progress is shown only then. */
   stderrIsTTY: boolean;
   /** The command line that runs this same Weft installation (node + script), for git config and hooks. */

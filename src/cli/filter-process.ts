@@ -14,6 +14,7 @@ export const filterProcessCommand: CommandSpec = {
       cwd: io.cwd,
       input: io.stdin,
       output: io.stdout,
+      growStdioPipes: io.processStdio,
       warn: (message) => io.stderr.write(`weft: ${message.split('\n')[0]}\n`),
     });
     return 0;

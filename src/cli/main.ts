@@ -51,6 +51,7 @@ async function main(argv: string[]): Promise<number> {
     stdin: process.stdin,
     stdout: process.stdout,
     stderr: process.stderr,
+    processStdio: true,
     stderrIsTTY: process.stderr.isTTY === true,
     selfCommand: `${shellQuote(process.execPath)} ${shellQuote(script)}`,
   };

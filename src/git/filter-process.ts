@@ -4,7 +4,7 @@
 
 import type { Readable, Writable } from 'node:stream';
 import { GitError } from '../errors.js';
-import { type PacketContent, PktLineReader, PktLineWriter } from './pkt-line.js';
+import { type ContentAllocator, type PacketContent, PktLineReader, PktLineWriter } from './pkt-line.js';
 
 /** The capabilities this server can take on; it advertises whichever of them git offers. */
 const SERVED_CAPABILITIES = ['clean', 'smudge'] as const;
@@ -39,6 +39,8 @@ export interface ServeFilterProcessOptions {
   /** Where git reads (the filter's stdout): nothing but protocol may be written to it. */
   output: Writable;
   handlers: FilterHandlers;
+  /** Allocates the buffers request content is delivered in (see ContentAllocator). */
+  allocateContent?: ContentAllocator;
   /**
    * Called once per failed request (the handler's error, or a GitError for an unknown command). By default
    * the message is written to stderr as one line, `weft: <message>`, which git shows to the user.
@@ -120,7 +122,7 @@ export async function serveFilterProcess(options: ServeFilterProcessOptions): Pr
     }
     const pathname = headers.pathname;
     if (pathname === undefined) throw protocolError(`"${command}" request without a pathname`);
-    const content = reader.readContent();
+    const content = reader.readContent(options.allocateContent);
     const request: FilterRequest = { command, pathname, headers, content };
     const ok = await serveRequest(request, content, capabilities, options.handlers, writer, onError);
     if (!ok) summary.failedRequests++;

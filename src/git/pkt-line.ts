@@ -130,9 +130,9 @@ export class PktLineReader {
    * let size = 0;
    * for await (const chunk of reader.readContent()) size += chunk.length;
    */
-  readContent(): PacketContent {
+  readContent(allocate?: ContentAllocator): PacketContent {
     this.#assertIdle();
-    const content = new PacketContent(this.#bytes);
+    const content = new PacketContent(this.#bytes, allocate);
     this.#content = content;
     return content;
   }
@@ -149,6 +149,12 @@ export class PktLineReader {
  * (many 65516-byte packets coalesced with one copy each). Every yielded buffer is fresh and owned by the
  * consumer. Iterate it once; `drain()` discards whatever was not read, after which reading it is an error.
  */
+/**
+ * Makes the buffers content is delivered in (default: `Buffer.allocUnsafe`). A filter that hands chunks to worker
+ * threads can allocate them on SharedArrayBuffers, so no thread has to copy them.
+ */
+export type ContentAllocator = (bytes: number) => Uint8Array;
+
 export class PacketContent implements AsyncIterable<Uint8Array> {
   readonly #bytes: StreamReader;
   /** Payload bytes of the current packet not yet consumed. */
@@ -158,8 +164,16 @@ export class PacketContent implements AsyncIterable<Uint8Array> {
   #started = false;
   #sizeBytes = 0;
 
-  constructor(bytes: StreamReader) {
+  readonly #allocate: (bytes: number) => Buffer;
+
+  constructor(bytes: StreamReader, allocate?: ContentAllocator) {
     this.#bytes = bytes;
+    this.#allocate = allocate
+      ? (n) => {
+          const u = allocate(n);
+          return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+        }
+      : (n) => Buffer.allocUnsafe(n);
   }
 
   /** Whether the terminating flush has been read. */
@@ -217,7 +231,7 @@ export class PacketContent implements AsyncIterable<Uint8Array> {
         continue;
       }
       if (bytes.buffered === 0) await fillOrFail(bytes, 1, 'a content packet');
-      out ??= Buffer.allocUnsafe(CONTENT_CHUNK_BYTES);
+      out ??= this.#allocate(CONTENT_CHUNK_BYTES);
       const n = bytes.copyInto(out, filled, this.#remaining);
       filled += n;
       this.#remaining -= n;
@@ -231,7 +245,11 @@ export class PacketContent implements AsyncIterable<Uint8Array> {
     }
     if (out !== undefined && filled > 0) {
       // A small tail gets its own right-sized copy rather than pinning a 1 MiB buffer.
-      yield filled * 4 < CONTENT_CHUNK_BYTES ? Buffer.from(out.subarray(0, filled)) : out.subarray(0, filled);
+      if (filled * 4 < CONTENT_CHUNK_BYTES) {
+        const tail = this.#allocate(filled);
+        tail.set(out.subarray(0, filled));
+        yield tail;
+      } else yield out.subarray(0, filled);
     }
   }
 }

@@ -2,7 +2,6 @@
 // not already hold. Streams tensor by tensor; a manifest passes through unchanged; any file that is not a
 // recognised checkpoint is still stored exactly (content-defined chunks).
 
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,6 +26,7 @@ import type { GroupWidth } from '../store/object-codec.js';
 import { dtypeSize } from '../tensor/dtype.js';
 import { ByteStream, concatBytes } from './byte-stream.js';
 import { openFileSource, streamRange } from './file-source.js';
+import { beginTensorHash } from './hash-pool.js';
 import { NeedsWholeFile, PrefixSource, StreamShorterThanSize } from './prefix-source.js';
 import type { Repo } from './repo.js';
 
@@ -92,22 +92,50 @@ function groupWidthOf(size: number): GroupWidth {
   return size === 2 || size === 4 || size === 8 ? size : 1;
 }
 
+/** Slices `pieces` (in order) into groups of at most `size` bytes each; pieces are split, never copied. */
+function splitPieces(pieces: readonly Uint8Array[], size: number): Uint8Array[][] {
+  const out: Uint8Array[][] = [];
+  let group: Uint8Array[] = [];
+  let filled = 0;
+  for (let p of pieces) {
+    while (p.length > 0) {
+      const n = Math.min(size - filled, p.length);
+      group.push(p.subarray(0, n));
+      filled += n;
+      p = p.subarray(n);
+      if (filled === size) {
+        out.push(group);
+        group = [];
+        filled = 0;
+      }
+    }
+  }
+  if (group.length > 0) out.push(group);
+  return out;
+}
+
 /** Writes manifests and objects for one file being cleaned. */
 class Cleaner {
   storedBytes = 0;
   private readonly queue = new JobQueue(MAX_IN_FLIGHT);
   private readonly packs = new Map<GroupWidth, { parts: Uint8Array[]; bytes: number; members: ManifestTensor[] }>();
+  /** Decisions (reuse, pack, store) are taken in file order, so manifests are deterministic. */
+  private decisions: Promise<void> = Promise.resolve();
+  private readonly heldBytes: { bytes: number; done: Promise<void> }[] = [];
+  /** Tensors of this file by content id: a repeated tensor shares the first one's encoding. */
+  private readonly byContent = new Map<string, ManifestTensor>();
 
   constructor(private readonly repo: Repo) {}
 
-  private async put(raw: Uint8Array, width: GroupWidth): Promise<ObjectRef> {
-    const r = await this.repo.store.put(raw, { groupWidth: width });
+  private async put(raw: Uint8Array | readonly Uint8Array[], width: GroupWidth): Promise<ObjectRef> {
+    // Every buffer given to put is the cleaner's own and not used again: let it move to a worker thread.
+    const r = await this.repo.store.put(raw, { groupWidth: width, transfer: true });
     if (r.written) this.storedBytes += r.storedBytes;
     return { id: r.id };
   }
 
   /** Stores `raw` in the background; `assign` receives its reference. */
-  async putLater(raw: Uint8Array, width: GroupWidth, assign: (ref: ObjectRef) => void): Promise<void> {
+  async putLater(raw: Uint8Array | readonly Uint8Array[], width: GroupWidth, assign: (ref: ObjectRef) => void) {
     await this.queue.add(async () => assign(await this.put(raw, width)));
   }
 
@@ -136,16 +164,66 @@ class Cleaner {
     return enc;
   }
 
+  /**
+   * Decides, after its hash is known and in file order, how a fully received tensor is stored: reused from the
+   * store, shared with an earlier tensor of this file, packed with other small tensors, or chunked.
+   */
+  schedule(tensor: ManifestTensor, pieces: Uint8Array[], digest: Promise<string>, width: GroupWidth): void {
+    const done = this.decisions.then(async () => {
+      tensor.contentId = (await digest) as ContentId;
+      const twin = this.byContent.get(tensor.contentId);
+      if (twin) {
+        tensor.encoding = twin.encoding;
+        return;
+      }
+      this.byContent.set(tensor.contentId, tensor);
+      const known = await this.lookup(tensor.contentId, tensor.sizeBytes);
+      if (known) tensor.encoding = known;
+      else if (tensor.sizeBytes === 0) return;
+      else if (tensor.sizeBytes < SMALL_TENSOR_BYTES) await this.addToPack(tensor, pieces, width);
+      else {
+        const refs: ObjectRef[] = [];
+        tensor.encoding.refs = refs; // filled in by the queue before finish() returns
+        const chunks = splitPieces(pieces, TENSOR_CHUNK_BYTES);
+        for (let i = 0; i < chunks.length; i++) {
+          await this.putLater(chunks[i]!, width, (ref) => {
+            refs[i] = ref;
+          });
+        }
+      }
+    });
+    this.decisions = done;
+    this.heldBytes.push({ bytes: tensor.sizeBytes, done });
+  }
+
+  /** Takes a streamed tensor's encoding from the store instead when its content turns out to be known. */
+  adopt(tensor: ManifestTensor, known: Promise<ManifestTensor['encoding'] | undefined>): void {
+    this.decisions = this.decisions.then(async () => {
+      const enc = await known;
+      if (enc) tensor.encoding = enc;
+      if (!this.byContent.has(tensor.contentId)) this.byContent.set(tensor.contentId, tensor);
+    });
+  }
+
+  /** Waits until tensors received but not yet handed to the store hold at most `limit` bytes. */
+  async bound(limit: number): Promise<void> {
+    let held = this.heldBytes.reduce((n, h) => n + h.bytes, 0);
+    while (held > limit && this.heldBytes.length > 0) {
+      const first = this.heldBytes.shift()!;
+      await first.done;
+      held -= first.bytes;
+    }
+  }
+
   /** Adds a small tensor to the pack of its element width. */
-  async addToPack(tensor: ManifestTensor, bytes: Uint8Array): Promise<void> {
-    const width = groupWidthOf(dtypeSize(tensor.dtype));
+  private async addToPack(tensor: ManifestTensor, pieces: readonly Uint8Array[], width: GroupWidth): Promise<void> {
     let pack = this.packs.get(width);
     if (!pack) {
       pack = { parts: [], bytes: 0, members: [] };
       this.packs.set(width, pack);
     }
-    pack.parts.push(bytes);
-    pack.bytes += bytes.length;
+    pack.parts.push(...pieces);
+    pack.bytes += tensor.sizeBytes;
     pack.members.push(tensor);
     if (pack.bytes >= PACK_BYTES) await this.flushPack(width);
   }
@@ -154,8 +232,7 @@ class Cleaner {
     const pack = this.packs.get(width);
     if (!pack || pack.members.length === 0) return;
     this.packs.delete(width);
-    const raw = concatBytes(pack.parts);
-    await this.putLater(raw, width, (ref) => {
+    await this.putLater(pack.parts, width, (ref) => {
       let at = 0;
       for (const t of pack.members) {
         t.encoding.refs = [{ id: ref.id, start: at, end: at + t.sizeBytes }];
@@ -165,6 +242,7 @@ class Cleaner {
   }
 
   async finish(tensors: readonly ManifestTensor[]): Promise<void> {
+    await this.decisions;
     for (const w of [...this.packs.keys()]) await this.flushPack(w);
     await this.queue.flush();
     for (const t of tensors) await this.repo.contentIndex.record(t.contentId, printEncoding(t.encoding));
@@ -195,14 +273,16 @@ async function* take(stream: ByteStream, n: number, fileName: string): AsyncGene
   }
 }
 
-/** Stores one tensor's bytes (streamed) and returns its manifest line. */
+/**
+ * Receives one tensor's bytes from the stream: hashed on a worker thread as they arrive, held (uncopied) until the
+ * hash is known — then stored only if new. Tensors too big to hold are stored as they stream.
+ */
 async function cleanTensor(
   cleaner: Cleaner,
   stream: ByteStream,
   extent: Checkpoint['extents'][number],
   fileName: string,
 ): Promise<ManifestTensor> {
-  const hash = createHash('sha256');
   const width = groupWidthOf(dtypeSize(extent.dtype));
   const tensor: ManifestTensor = {
     name: extent.name,
@@ -213,55 +293,50 @@ async function cleanTensor(
     contentId: '' as ContentId,
     encoding: { kind: 'dense', params: {}, refs: [] },
   };
-  // Chunks are TENSOR_CHUNK_BYTES of the tensor (a multiple of every element size).
-  const chunks: Uint8Array[] = [];
-  const refs: (ObjectRef | undefined)[] = [];
-  let current: Uint8Array | undefined;
+  await cleaner.bound(HOLD_BYTES - Math.min(extent.sizeBytes, HOLD_BYTES));
+  const hash = beginTensorHash();
+  if (extent.sizeBytes <= HOLD_BYTES) {
+    const pieces: Uint8Array[] = [];
+    for await (const part of take(stream, extent.sizeBytes, fileName)) {
+      hash.update(part);
+      pieces.push(part);
+    }
+    cleaner.schedule(tensor, pieces, hash.digest(), width);
+    return tensor;
+  }
+  // Too big to hold: store 16 MiB chunks as they complete (an unchanged tensor then dedups by object id).
+  const refs: ObjectRef[] = [];
+  let chunk: Uint8Array[] = [];
   let filled = 0;
-  let received = 0;
-  let chunkCount = 0;
-  let streaming = extent.sizeBytes > HOLD_BYTES; // compress as we go: too big to hold until the hash is known
-  const flushChunk = async (index: number, bytes: Uint8Array) => {
+  let index = 0;
+  const flush = async () => {
+    const i = index++;
+    const bytes = chunk;
+    chunk = [];
+    filled = 0;
     await cleaner.putLater(bytes, width, (ref) => {
-      refs[index] = ref;
+      refs[i] = ref;
     });
   };
   for await (const part of take(stream, extent.sizeBytes, fileName)) {
     hash.update(part);
-    let at = 0;
-    while (at < part.length) {
-      if (!current) {
-        current = new Uint8Array(Math.min(TENSOR_CHUNK_BYTES, extent.sizeBytes - received - at));
-        filled = 0;
-      }
-      const n = Math.min(current.length - filled, part.length - at);
-      current.set(part.subarray(at, at + n), filled);
+    let p = part;
+    while (p.length > 0) {
+      const n = Math.min(TENSOR_CHUNK_BYTES - filled, p.length);
+      chunk.push(p.subarray(0, n));
       filled += n;
-      at += n;
-      if (filled === current.length) {
-        if (streaming) await flushChunk(chunkCount, current);
-        else chunks.push(current);
-        chunkCount++;
-        current = undefined;
-      }
+      p = p.subarray(n);
+      if (filled === TENSOR_CHUNK_BYTES) await flush();
     }
-    received += part.length;
   }
-  tensor.contentId = hash.digest('hex') as ContentId;
-  const known = await cleaner.lookup(tensor.contentId, tensor.sizeBytes);
-  if (known) {
-    tensor.encoding = known;
-    return tensor;
-  }
-  if (!streaming && tensor.sizeBytes < SMALL_TENSOR_BYTES) {
-    if (tensor.sizeBytes > 0) await cleaner.addToPack(tensor, chunks.length === 1 ? chunks[0]! : concatBytes(chunks));
-    return tensor;
-  }
-  if (!streaming) {
-    streaming = true;
-    for (let i = 0; i < chunks.length; i++) await flushChunk(i, chunks[i]!);
-  }
-  tensor.encoding.refs = refs as ObjectRef[]; // filled in by the queue before finish() returns
+  if (filled > 0) await flush();
+  const digest = hash.digest();
+  const known = (async () => {
+    tensor.contentId = (await digest) as ContentId;
+    return cleaner.lookup(tensor.contentId, tensor.sizeBytes);
+  })();
+  tensor.encoding.refs = refs;
+  cleaner.adopt(tensor, known);
   return tensor;
 }
 

@@ -5,8 +5,10 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { serveFilterProcess } from '../git/filter-process.js';
+import { growPipes } from '../git/pipe-size.js';
 import { concatBytes } from './byte-stream.js';
 import { cleanFile } from './clean.js';
+import { allocateShared, HashPool } from './hash-pool.js';
 import { openRepo } from './repo.js';
 import { smudgeFile } from './smudge.js';
 
@@ -16,6 +18,8 @@ export interface FilterProcessOptions {
   output: Writable;
   /** One-line messages for the user (git shows the filter's stderr). */
   warn: (message: string) => void;
+  /** input/output are this process's fds 0 and 1: enlarge those pipes (much faster transfers on Linux). */
+  growStdioPipes?: boolean;
 }
 
 async function sizeOf(path: string): Promise<number | undefined> {
@@ -32,10 +36,13 @@ async function sizeOf(path: string): Promise<number | undefined> {
  * @example await runFilterProcess({ cwd, input: process.stdin, output: process.stdout, warn: console.error });
  */
 export async function runFilterProcess(options: FilterProcessOptions): Promise<void> {
+  if (options.growStdioPipes) growPipes();
   const repo = await openRepo({ cwd: options.cwd });
   await serveFilterProcess({
     input: options.input,
     output: options.output,
+    // Content on shared memory goes to hashing and compression threads without a copy.
+    ...(HashPool.shared() ? { allocateContent: allocateShared } : {}),
     onError: (error) => options.warn(error instanceof Error ? error.message : String(error)),
     handlers: {
       async clean(request) {

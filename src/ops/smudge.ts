@@ -24,6 +24,8 @@ class RefLoader {
   constructor(
     private readonly store: ObjectStore,
     private readonly refs: readonly ObjectRef[],
+    /** Hash-check each object; skipped for tensors, whose content ids are checked over the decoded bytes. */
+    private readonly verify: boolean,
   ) {}
 
   private start(upTo: number): void {
@@ -32,7 +34,7 @@ class RefLoader {
       const entry = this.pending.get(ref.id);
       if (entry) entry.uses++;
       else {
-        const promise = this.store.get(ref.id);
+        const promise = this.store.get(ref.id, { verify: this.verify });
         promise.catch(() => {}); // surfaced when awaited
         this.pending.set(ref.id, { promise, uses: 1 });
       }
@@ -66,6 +68,7 @@ class FrameReader {
     this.loader = new RefLoader(
       store,
       manifest.frames.flatMap((f) => f.refs),
+      true,
     );
   }
   async *take(n: number, fileName: string): AsyncGenerator<Uint8Array> {
@@ -133,6 +136,7 @@ export async function* rebuildFromManifest(
   const loader = new RefLoader(
     store,
     manifest.tensors.flatMap((t) => t.encoding.refs),
+    false,
   );
   const frameRanges = listManifestFrameRanges(manifest);
   let fi = 0;

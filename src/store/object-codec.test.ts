@@ -1,5 +1,5 @@
-// Tests for object-codec.ts: exact header bytes, round trips, compression ratios, raw fallback, and every way
-// stored bytes can be bad (tampered headers, zstd bombs, extra frames, fuzzed mutations).
+// Tests for object-codec.ts: exact header and plane bytes, round trips (whole or in pieces), compression ratios,
+// raw fallback, and every way stored bytes can be bad (tampered headers and planes, zstd bombs, truncation, fuzz).
 
 import { createHash } from 'node:crypto';
 import { Encoder } from '@toondepauw/node-zstd';
@@ -10,7 +10,9 @@ import type { GroupWidth } from './byte-planes.js';
 import {
   computeObjectId,
   decodeObject,
+  decodeObjectSync,
   encodeObject,
+  encodeObjectSync,
   MAX_OBJECT_RAW_BYTES,
   type ObjectId,
   parseObjectHeader,
@@ -75,6 +77,48 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** The plane codecs (0 raw, 1 zstd) of a codec-2 object, read by hand. */
+function planeCodecs(stored: Uint8Array): number[] {
+  const view = new DataView(stored.buffer, stored.byteOffset, stored.byteLength);
+  const codecs: number[] = [];
+  for (let pos = 16, j = 0; j < stored[5]!; j++) {
+    codecs.push(stored[pos]!);
+    pos += 8 + view.getUint32(pos + 4, true);
+  }
+  return codecs;
+}
+
+/** A plane header built by hand: u8 codec, 3 reserved bytes, u32 LE stored length. */
+function planeHeader(codec: number, length: number, reserved = 0): Uint8Array {
+  const bytes = new Uint8Array(8);
+  const view = new DataView(bytes.buffer);
+  view.setUint8(0, codec);
+  view.setUint8(1, reserved);
+  view.setUint32(4, length, true);
+  return bytes;
+}
+
+function zstd(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(new Encoder(1).encodeSync(Buffer.from(bytes)));
+}
+
+/** Elements of `width` bytes whose byte j is random when `noisy[j]`, else a small value that compresses. */
+function mixedPlanes(count: number, noisy: readonly boolean[], seed: number): Uint8Array {
+  const width = noisy.length;
+  const noise = randomBytes(count * width, seed);
+  const out = new Uint8Array(count * width);
+  for (let i = 0; i < count; i++) {
+    for (let j = 0; j < width; j++) out[i * width + j] = noisy[j] ? noise[i * width + j]! : noise[i * width + j]! & 3;
+  }
+  return out;
+}
+
+/** `bytes` cut into pieces at `cuts` (positions, any order, duplicates give empty pieces). */
+function cutInto(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
+  const at = [0, ...[...cuts].map((c) => Math.min(c, bytes.length)).sort((a, b) => a - b), bytes.length];
+  return at.slice(1).map((end, k) => bytes.slice(at[k], end));
+}
+
 async function corruptError(promise: Promise<unknown>): Promise<StoreError> {
   const error = await promise.then(
     () => undefined,
@@ -121,7 +165,9 @@ describe('encodeObject / decodeObject', () => {
   it('byte-groups and compresses weights (bf16 ~1.46×, f32 ~1.19×) through the thread pool path', async () => {
     const bf16 = weights(256 * 1024, 'BF16');
     const storedBf16 = await encodeObject(bf16, 2);
-    expect(parseObjectHeader(storedBf16)).toEqual({ codec: 'zstd', groupWidth: 2, rawLength: bf16.length });
+    expect(parseObjectHeader(storedBf16)).toEqual({ codec: 'planes', groupWidth: 2, rawLength: bf16.length });
+    // The mantissa plane does not compress and is stored raw; the exponent plane is a zstd frame.
+    expect(planeCodecs(storedBf16)).toEqual([0, 1]);
     expect(bf16.length / storedBf16.length).toBeGreaterThan(1.4);
     expect(Buffer.from(await decodeObject(storedBf16)).equals(Buffer.from(bf16))).toBe(true);
 
@@ -156,9 +202,9 @@ describe('encodeObject / decodeObject', () => {
   it('reads the raw length from the 16 header bytes alone; validateObject needs the whole object', async () => {
     const stored = await encodeObject(weights(4096, 'BF16'), 2);
     const head = stored.subarray(0, 16);
-    expect(parseObjectHeader(head)).toEqual({ codec: 'zstd', groupWidth: 2, rawLength: 8192 });
-    expect(validateObject(stored)).toEqual({ codec: 'zstd', groupWidth: 2, rawLength: 8192 });
-    expect(() => validateObject(head)).toThrow(/not a zstd frame/);
+    expect(parseObjectHeader(head)).toEqual({ codec: 'planes', groupWidth: 2, rawLength: 8192 });
+    expect(validateObject(stored)).toEqual({ codec: 'planes', groupWidth: 2, rawLength: 8192 });
+    expect(() => validateObject(head)).toThrow(/plane 0 header is truncated/);
     const raw = await encodeObject(Uint8Array.of(1, 2, 3), 1);
     expect(() => validateObject(raw.subarray(0, 18))).toThrow(/raw payload has 2 bytes/);
   });
@@ -170,8 +216,10 @@ describe('encodeObject / decodeObject', () => {
 
   it('rejects bad arguments with RangeError', async () => {
     await expect(encodeObject(new Uint8Array(4), 3 as GroupWidth)).rejects.toThrow(RangeError);
-    const huge = { length: MAX_OBJECT_RAW_BYTES + 1 } as Uint8Array;
+    const huge = Object.defineProperty(new Uint8Array(0), 'length', { value: MAX_OBJECT_RAW_BYTES + 1 });
     await expect(encodeObject(huge, 1)).rejects.toThrow(/MAX_OBJECT_RAW_BYTES/);
+    const halves = [huge, new Uint8Array(1)];
+    await expect(encodeObject(halves, 2)).rejects.toThrow(/MAX_OBJECT_RAW_BYTES/);
   });
 });
 
@@ -199,6 +247,7 @@ describe('decodeObject on bad bytes', () => {
       [concat(header({ rawLength: 5n }), payload), /raw payload has 4 bytes/],
       [concat(header({ codec: 1, width: 4, rawLength: 6n }), payload), /not a multiple/],
       [concat(header({ codec: 1, rawLength: 4n }), payload), /not a zstd frame/],
+      [concat(header({ codec: 2, width: 1, rawLength: 4n }), payload), /planes payload has group width 1/],
     ];
     for (const [bytes, message] of cases) {
       const error = await corruptError(decodeObject(bytes));
@@ -262,6 +311,164 @@ describe('decodeObject on bad bytes', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('codec 2: byte planes stored one by one', () => {
+  it('writes the exact bytes of a small planes object: a raw mantissa plane, a zstd exponent plane', async () => {
+    const low = randomBytes(64, 3);
+    const raw = new Uint8Array(128);
+    for (let i = 0; i < 64; i++) {
+      raw[2 * i] = low[i]!;
+      raw[2 * i + 1] = 0x3c;
+    }
+    const frame = zstd(new Uint8Array(64).fill(0x3c));
+    const expected = concat(
+      header({ codec: 2, width: 2, rawLength: 128n }),
+      planeHeader(0, 64),
+      low,
+      planeHeader(1, frame.length),
+      frame,
+    );
+    const stored = await encodeObject(raw, 2);
+    expect([...stored]).toEqual([...expected]);
+    expect(encodeObjectSync(raw, 2)).toEqual(stored);
+    expect([...(await decodeObject(expected))]).toEqual([...raw]);
+    expect([...decodeObjectSync(expected)]).toEqual([...raw]);
+    expect(validateObject(expected)).toEqual({ codec: 'planes', groupWidth: 2, rawLength: 128 });
+  });
+
+  it('decodes hand-built planes in any order of raw and zstd, aligned or not', async () => {
+    for (const n of [5, 64, 8192, 8193]) {
+      const hi = new Uint8Array(n).fill(7);
+      const lo = randomBytes(n, n);
+      const raw = new Uint8Array(2 * n);
+      for (let i = 0; i < n; i++) {
+        raw[2 * i] = lo[i]!;
+        raw[2 * i + 1] = hi[i]!;
+      }
+      // The zstd plane first puts the raw plane at an odd offset.
+      const frame = zstd(lo);
+      const stored = concat(
+        header({ codec: 2, width: 2, rawLength: BigInt(2 * n) }),
+        planeHeader(1, frame.length),
+        frame,
+        planeHeader(0, n),
+        hi,
+      );
+      const reversed = concat(header({ codec: 2, width: 2, rawLength: BigInt(2 * n) }), planeHeader(0, n));
+      expect(Buffer.from(await decodeObject(stored)).equals(Buffer.from(raw))).toBe(true);
+      expect(Buffer.from(decodeObjectSync(stored)).equals(Buffer.from(raw))).toBe(true);
+      await corruptError(decodeObject(reversed));
+    }
+  });
+
+  it('round-trips widths 2, 4 and 8 with compressible and incompressible planes, from one buffer or pieces', async () => {
+    const cases: [GroupWidth, boolean[]][] = [
+      [2, [true, false]],
+      [2, [false, true]],
+      [4, [true, true, false, false]],
+      [4, [false, true, false, true]],
+      [8, [true, false, true, true, false, false, true, false]],
+    ];
+    for (const [k, [width, noisy]] of cases.entries()) {
+      const count = 70_000 + k; // planes longer than the 64 KiB sample, of odd and even lengths
+      const raw = mixedPlanes(count, noisy, k + 1);
+      const stored = await encodeObject(raw, width);
+      expect(parseObjectHeader(stored)).toEqual({ codec: 'planes', groupWidth: width, rawLength: raw.length });
+      expect(planeCodecs(stored)).toEqual(noisy.map((n) => (n ? 0 : 1)));
+      expect(Buffer.from(await decodeObject(stored)).equals(Buffer.from(raw))).toBe(true);
+      expect(Buffer.from(decodeObjectSync(stored)).equals(Buffer.from(raw))).toBe(true);
+      const pieces = cutInto(raw, [1, 1, 7, 4096, 4097, 65_537, 100_001, raw.length - 3]);
+      expect(Buffer.from(await encodeObject(pieces, width)).equals(Buffer.from(stored))).toBe(true);
+      expect(Buffer.from(encodeObjectSync(pieces, width)).equals(Buffer.from(stored))).toBe(true);
+    }
+  });
+
+  it('gives the same object for any cut into pieces, any width and length (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom<GroupWidth>(1, 2, 4, 8),
+        fc.nat({ max: 4000 }),
+        fc.array(fc.nat({ max: 4000 }), { maxLength: 6 }),
+        fc.nat(),
+        async (width, length, cuts, seed) => {
+          const raw = randomBytes(length, seed).map((b, i) => (i % 2 ? b & 1 : b));
+          const whole = encodeObjectSync(raw, width);
+          const pieces = cutInto(raw, cuts);
+          expect(Buffer.from(encodeObjectSync(pieces, width)).equals(Buffer.from(whole))).toBe(true);
+          expect(Buffer.from(await encodeObject(pieces, width)).equals(Buffer.from(whole))).toBe(true);
+          expect(Buffer.from(decodeObjectSync(whole)).equals(Buffer.from(raw))).toBe(true);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('skips zstd on a plane whose 64 KiB sample does not compress, even if the rest would', async () => {
+    const n = 200_000;
+    const raw = mixedPlanes(n, [true, false], 9);
+    const noise = randomBytes(70_000, 77);
+    for (let i = 0; i < noise.length; i++) raw[2 * i + 1] = noise[i]!; // plane 1 starts noisy
+    const stored = await encodeObject(raw, 2);
+    expect(parseObjectHeader(stored).codec).toBe('raw');
+    expect(Buffer.from(await decodeObject(stored)).equals(Buffer.from(raw))).toBe(true);
+  });
+
+  it('rejects every bad plane header and plane with STORE_CORRUPT', async () => {
+    const n = 1000;
+    const hi = new Uint8Array(n).fill(9);
+    const lo = randomBytes(n, 5);
+    const frame = zstd(hi);
+    const head = header({ codec: 2, width: 2, rawLength: BigInt(2 * n) });
+    const good = concat(head, planeHeader(0, n), lo, planeHeader(1, frame.length), frame);
+    expect(validateObject(good).codec).toBe('planes');
+    const bomb = zstd(new Uint8Array(16 * 1024 * 1024));
+    const cases: [Uint8Array, RegExp][] = [
+      [concat(head, planeHeader(2, n), lo, planeHeader(1, frame.length), frame), /plane 0 has unknown codec 2/],
+      [concat(head, planeHeader(0, n, 1), lo, planeHeader(1, frame.length), frame), /plane 0 header has reserved/],
+      [concat(head, planeHeader(0, n), lo, planeHeader(1, 0xffffffff), frame), /plane 1 declares 4294967295/],
+      [concat(head, planeHeader(0, n - 1), lo.subarray(1), planeHeader(1, frame.length), frame), /raw plane 0 has 999/],
+      [concat(head, planeHeader(0, n), lo, planeHeader(1, bomb.length), bomb), /plane 1: .*(blocks|regenerates)/],
+      [concat(head, planeHeader(0, n), lo, planeHeader(1, 3), Uint8Array.of(1, 2, 3)), /plane 1: .*not a zstd frame/],
+      [concat(good, Uint8Array.of(0)), /1 bytes follow the last plane/],
+      [concat(head, planeHeader(0, n), lo), /plane 1 header is truncated/],
+      [concat(head, planeHeader(0, n), lo, planeHeader(0, n), lo, planeHeader(0, 0)), /follow the last plane/],
+    ];
+    for (const [bytes, message] of cases) {
+      expect((await corruptError(decodeObject(bytes))).message).toMatch(message);
+      expect(() => decodeObjectSync(bytes)).toThrow(message);
+      expect(() => validateObject(bytes)).toThrow(message);
+    }
+    // A well-formed frame that regenerates fewer bytes than its plane.
+    const short = zstd(hi.subarray(1));
+    const shortPlane = concat(head, planeHeader(0, n), lo, planeHeader(1, short.length), short);
+    expect((await corruptError(decodeObject(shortPlane))).message).toMatch(/plane 1 decompresses to 999 bytes/);
+  });
+
+  it('turns every truncation and every single-byte change into STORE_CORRUPT (or, unverified, a clean decode)', async () => {
+    const raw = mixedPlanes(300, [true, false, true, false], 11);
+    const stored = await encodeObject(raw, 4);
+    expect(parseObjectHeader(stored).codec).toBe('planes');
+    const id = computeObjectId(stored);
+    for (let cut = 0; cut < stored.length; cut++) {
+      await corruptError(decodeObject(stored.subarray(0, cut)));
+      expect(() => decodeObjectSync(stored.subarray(0, cut))).toThrow(StoreError);
+    }
+    for (let at = 0; at < stored.length; at++) {
+      for (const flip of [0x01, 0x80, 0xff]) {
+        const bad = Uint8Array.from(stored);
+        bad[at]! ^= flip;
+        await corruptError(decodeObject(bad, { expectedId: id }));
+        try {
+          const decoded = decodeObjectSync(bad);
+          expect(decoded.length).toBe(raw.length); // a flipped byte inside a raw plane decodes
+        } catch (error) {
+          expect(error).toBeInstanceOf(StoreError);
+          expect((error as StoreError).code).toBe('STORE_CORRUPT');
+        }
+      }
+    }
   });
 });
 

@@ -1,11 +1,11 @@
-// The object format: a 16-byte header plus a raw or byte-grouped zstd payload, named by the SHA-256 of the stored
-// bytes. Pure bytes ⇄ bytes (zstd runs on libuv's thread pool); no file I/O here.
+// The object format: a 16-byte header plus a raw, zstd or per-byte-plane payload, named by the SHA-256 of the
+// stored bytes. Pure bytes ⇄ bytes (zstd runs on libuv's or the caller's thread); no file I/O here.
 
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { Decoder, Encoder } from '@toondepauw/node-zstd';
 import { StoreError } from '../errors.js';
-import { GROUP_WIDTHS, type GroupWidth, joinBytePlanes, splitBytePlanes } from './byte-planes.js';
+import { GROUP_WIDTHS, type GroupWidth, joinBytePlanes, joinPlanes, splitPieces } from './byte-planes.js';
 import { checkZstdFrame } from './zstd-frame.js';
 
 export type { GroupWidth } from './byte-planes.js';
@@ -13,20 +13,35 @@ export type { GroupWidth } from './byte-planes.js';
 /** An object's name: SHA-256 of its stored bytes, 64 lowercase hex digits (also its Git LFS oid). */
 export type ObjectId = string & { readonly __brand: 'ObjectId' };
 
-/** Payload encodings; the byte at header offset 4. */
-export type ObjectCodec = 'raw' | 'zstd';
+/** Payload encodings; the byte at header offset 4 (0, 1, 2). */
+export type ObjectCodec = 'raw' | 'zstd' | 'planes';
 
 /** What a stored object's header says. */
 export interface ObjectHeader {
   codec: ObjectCodec;
-  /** Byte-plane width the payload was grouped by (always 1 for `raw`). */
+  /** Byte-plane width the payload was grouped by (always 1 for `raw`, 2, 4 or 8 for `planes`). */
   groupWidth: GroupWidth;
   /** Length of the object's bytes once decoded. */
   rawLength: number;
 }
 
-/** Bytes before the payload: "WFT", version, codec, group width, 2 reserved zero bytes, u64 LE raw length. */
+/**
+ * Bytes before the payload: "WFT", version 1, codec, group width, 2 reserved zero bytes, u64 LE raw length.
+ * The payload after it, by codec:
+ * - 0 `raw`: the raw bytes (group width 1).
+ * - 1 `zstd`: one zstd frame of the byte planes (see byte-planes.ts) concatenated; written for width 1 only now,
+ *   read for every width (objects written before codec 2).
+ * - 2 `planes` (width 2, 4 or 8): for each byte plane in order, an {@link PLANE_HEADER_BYTES}-byte plane header
+ *   (u8 plane codec: 0 raw, 1 zstd; 3 reserved zero bytes; u32 LE stored length) and then the plane's stored
+ *   bytes: the plane itself (exactly raw length / width bytes) or one zstd frame of it.
+ */
 export const OBJECT_HEADER_BYTES = 16;
+
+/**
+ * Bytes before each plane of a `planes` payload. The 3 reserved bytes keep planes 4-byte aligned in the common
+ * layout (raw planes first, each a multiple of 4 bytes), so that they are joined in place with word loops.
+ */
+export const PLANE_HEADER_BYTES = 8;
 
 /**
  * Largest raw length one object may declare. The header is checked before anything is allocated: without this
@@ -35,8 +50,13 @@ export const OBJECT_HEADER_BYTES = 16;
  */
 export const MAX_OBJECT_RAW_BYTES = 1024 * 1024 * 1024;
 
-/** The payload is stored compressed only if it is smaller than this fraction of the raw bytes. */
+/** A payload, or a plane, is stored compressed only if it is smaller than this fraction of its raw bytes. */
 const MIN_SAVING_RATIO = 0.97;
+/**
+ * A plane is compressed only if its first this-many bytes compress by {@link MIN_SAVING_RATIO}: the mantissa
+ * planes of weights do not compress at all (ratio 1.000), and zstd spends 1.4 ns/byte finding that out.
+ */
+const PLANE_SAMPLE_BYTES = 64 * 1024;
 /** zstd level 1: levels 3 and 9 compress byte-grouped weights *worse* and slower (FORMATS.md). */
 const ZSTD_LEVEL = 1;
 /** Below this size a trip through the thread pool costs more than compressing in place. */
@@ -44,44 +64,24 @@ const SYNC_CODEC_BYTES = 64 * 1024;
 
 const MAGIC = [0x57, 0x46, 0x54] as const; // "WFT"
 const FORMAT_VERSION = 1;
-const CODEC_BYTES: Record<ObjectCodec, number> = { raw: 0, zstd: 1 };
+const CODEC_BYTES: Record<ObjectCodec, number> = { raw: 0, zstd: 1, planes: 2 };
+const CODECS: readonly ObjectCodec[] = ['raw', 'zstd', 'planes'];
+const PLANE_RAW = 0;
+const PLANE_ZSTD = 1;
 const OBJECT_ID_PATTERN = /^[0-9a-f]{64}$/;
 
 const encoder = new Encoder(ZSTD_LEVEL);
 const decoder = new Decoder();
 
-/**
- * Reuses the byte-plane buffers of large encodes: each lives only until zstd has read it, and a fresh buffer
- * costs as much in page faults as the transpose itself (measured 0.89 vs 0.44 ns/byte).
- */
-class ScratchPool {
-  /** Cap on idle bytes kept; bounds what the pool holds on to between puts. */
-  private static readonly MAX_IDLE_BYTES = 64 * 1024 * 1024;
-  private idle: Buffer[] = [];
-  private idleBytes = 0;
-
-  take(length: number): Buffer {
-    const at = this.idle.findIndex((b) => b.length === length);
-    if (at < 0) return Buffer.allocUnsafeSlow(length);
-    const [buffer] = this.idle.splice(at, 1);
-    this.idleBytes -= length;
-    return buffer!;
-  }
-
-  give(buffer: Buffer): void {
-    if (buffer.length > ScratchPool.MAX_IDLE_BYTES) return;
-    while (this.idleBytes + buffer.length > ScratchPool.MAX_IDLE_BYTES) this.idleBytes -= this.idle.shift()!.length;
-    this.idle.push(buffer);
-    this.idleBytes += buffer.length;
-  }
-}
-
-const scratch = new ScratchPool();
+/** Raw bytes to store: one buffer, or pieces (git's stream chunks) whose concatenation is the object. */
+export type RawBytes = Uint8Array | readonly Uint8Array[];
 
 /** Options of {@link decodeObject}. */
 export interface DecodeObjectOptions {
   /** Verify that SHA-256 of `stored` is this id (STORE_CORRUPT if not); it also names the object in errors. */
   expectedId?: ObjectId;
+  /** Name the object in errors without verifying its SHA-256 (the caller did, or chose not to). */
+  id?: ObjectId;
   /** Reject an object whose header declares another raw length, before decompressing it. */
   expectedRawLength?: number;
   /** Where the bytes came from, for error messages. */
@@ -89,42 +89,56 @@ export interface DecodeObjectOptions {
 }
 
 /**
- * Encodes raw bytes as a stored object: byte-grouped by `groupWidth` (the element size; falls back to 1 when the
- * length is not a multiple) and compressed with zstd level 1, or kept raw when that saves less than 3%.
- * `raw` must not change until the promise settles. Throws RangeError for a width other than 1, 2, 4, 8 or more
- * than {@link MAX_OBJECT_RAW_BYTES} bytes (callers split large tensors).
+ * Encodes raw bytes as a stored object. Elements of `groupWidth` bytes (falls back to 1 when the length is not
+ * a multiple) are split into byte planes, each zstd-1 compressed or kept raw as it pays (codec `planes`); width 1
+ * is one zstd frame (codec `zstd`). The whole is kept raw (codec `raw`) when that saves less than 3%. `raw` may be
+ * a list of pieces (read in place, never concatenated for widths 2-8) and must not change until the promise
+ * settles. Throws RangeError for a width other than 1, 2, 4, 8 or more than {@link MAX_OBJECT_RAW_BYTES} bytes
+ * (callers split large tensors).
  *
  * @example
  * const stored = await encodeObject(bf16Bytes, 2);
  * const id = computeObjectId(stored);
  */
-export async function encodeObject(raw: Uint8Array, groupWidth: GroupWidth): Promise<Uint8Array> {
-  if (!GROUP_WIDTHS.includes(groupWidth)) {
-    throw new RangeError(`encodeObject: group width ${groupWidth} is not 1, 2, 4 or 8`);
+export async function encodeObject(raw: RawBytes, groupWidth: GroupWidth): Promise<Uint8Array> {
+  const { pieces, rawLength, width } = checkEncodeArguments(raw, groupWidth);
+  if (rawLength === 0) return assembleRaw(pieces, rawLength);
+  if (width === 1) {
+    const input = asBuffer(concatPieces(pieces, rawLength));
+    const payload = rawLength < SYNC_CODEC_BYTES ? encoder.encodeSync(input) : await encoder.encode(input);
+    return finishSingleFrame(payload, pieces, rawLength);
   }
-  if (raw.length > MAX_OBJECT_RAW_BYTES) {
-    throw new RangeError(`encodeObject: ${raw.length} bytes exceed MAX_OBJECT_RAW_BYTES (${MAX_OBJECT_RAW_BYTES})`);
+  const layout = new PlanesLayout(pieces, width, rawLength);
+  const frames = await Promise.all(
+    layout.planes.map(async (plane) => {
+      if (!samplePays(plane)) return undefined;
+      const frame =
+        plane.length <= PLANE_SAMPLE_BYTES
+          ? encoder.encodeSync(asBuffer(plane))
+          : await encoder.encode(asBuffer(plane));
+      return framePays(frame, plane.length) ? frame : undefined;
+    }),
+  );
+  return layout.pack(frames) ?? assembleRaw(pieces, rawLength, layout.out);
+}
+
+/**
+ * The same encoding as {@link encodeObject}, computed synchronously on the calling thread (worker threads use it,
+ * so that the main thread only reads and hashes).
+ */
+export function encodeObjectSync(raw: RawBytes, groupWidth: GroupWidth): Uint8Array {
+  const { pieces, rawLength, width } = checkEncodeArguments(raw, groupWidth);
+  if (rawLength === 0) return assembleRaw(pieces, rawLength);
+  if (width === 1) {
+    return finishSingleFrame(encoder.encodeSync(asBuffer(concatPieces(pieces, rawLength))), pieces, rawLength);
   }
-  const width = raw.length % groupWidth === 0 ? groupWidth : 1;
-  if (raw.length > 0) {
-    let payload: Buffer;
-    if (raw.length < SYNC_CODEC_BYTES) {
-      payload = encoder.encodeSync(asBuffer(width === 1 ? raw : splitBytePlanes(raw, width)));
-    } else if (width === 1) {
-      payload = await encoder.encode(asBuffer(raw));
-    } else {
-      const grouped = scratch.take(raw.length);
-      try {
-        payload = await encoder.encode(asBuffer(splitBytePlanes(raw, width, grouped)));
-      } finally {
-        scratch.give(grouped);
-      }
-    }
-    if (payload.length < raw.length * MIN_SAVING_RATIO && checkZstdFrame(payload, raw.length) === undefined) {
-      return assemble('zstd', width, raw.length, payload);
-    }
-  }
-  return assemble('raw', 1, raw.length, raw);
+  const layout = new PlanesLayout(pieces, width, rawLength);
+  const frames = layout.planes.map((plane) => {
+    if (!samplePays(plane)) return undefined;
+    const frame = encoder.encodeSync(asBuffer(plane));
+    return framePays(frame, plane.length) ? frame : undefined;
+  });
+  return layout.pack(frames) ?? assembleRaw(pieces, rawLength, layout.out);
 }
 
 /**
@@ -136,30 +150,30 @@ export async function encodeObject(raw: Uint8Array, groupWidth: GroupWidth): Pro
  * const raw = await decodeObject(stored, { expectedId: id, expectedRawLength: 8192 });
  */
 export async function decodeObject(stored: Uint8Array, options: DecodeObjectOptions = {}): Promise<Uint8Array> {
-  const { expectedId, expectedRawLength, file } = options;
-  const corrupt = corruptionReporter(expectedId, file);
-  if (expectedId !== undefined) {
-    const actual = computeObjectId(stored);
-    if (actual !== expectedId) throw corrupt(`SHA-256 of the stored bytes is ${actual}; fetch the object again`);
-  }
-  const header = readHeader(stored, corrupt);
-  if (expectedRawLength !== undefined && header.rawLength !== expectedRawLength) {
-    throw corrupt(`header declares ${header.rawLength} raw bytes, expected ${expectedRawLength}`);
-  }
-  checkPayload(stored, header, corrupt);
-  const payload = stored.subarray(OBJECT_HEADER_BYTES);
-  if (header.codec === 'raw') return payload;
-  let grouped: Uint8Array;
-  try {
-    const input = asBuffer(payload);
-    grouped = header.rawLength < SYNC_CODEC_BYTES ? decoder.decodeSync(input) : await decoder.decode(input);
-  } catch (error) {
-    throw corrupt(`zstd payload does not decompress (${(error as Error).message})`, error);
-  }
-  if (grouped.length !== header.rawLength) {
-    throw corrupt(`payload decompresses to ${grouped.length} bytes, the header declares ${header.rawLength}`);
-  }
-  return header.groupWidth === 1 ? grouped : joinBytePlanes(grouped, header.groupWidth);
+  const plan = planDecode(stored, options);
+  const frames = await Promise.all(
+    plan.frames.map(async (frame) => {
+      try {
+        return frame.length < SYNC_CODEC_BYTES ? decoder.decodeSync(frame) : await decoder.decode(frame);
+      } catch (error) {
+        throw plan.corrupt(`zstd payload does not decompress (${(error as Error).message})`, error);
+      }
+    }),
+  );
+  return plan.finish(frames);
+}
+
+/** The same decoding as {@link decodeObject}, computed synchronously on the calling thread (worker threads). */
+export function decodeObjectSync(stored: Uint8Array, options: DecodeObjectOptions = {}): Uint8Array {
+  const plan = planDecode(stored, options);
+  const frames = plan.frames.map((frame) => {
+    try {
+      return decoder.decodeSync(frame);
+    } catch (error) {
+      throw plan.corrupt(`zstd payload does not decompress (${(error as Error).message})`, error);
+    }
+  });
+  return plan.finish(frames);
 }
 
 /**
@@ -209,6 +223,225 @@ export function parseObjectId(text: string): ObjectId | undefined {
   return OBJECT_ID_PATTERN.test(text) ? (text as ObjectId) : undefined;
 }
 
+function checkEncodeArguments(raw: RawBytes, groupWidth: GroupWidth) {
+  if (!GROUP_WIDTHS.includes(groupWidth)) {
+    throw new RangeError(`encodeObject: group width ${groupWidth} is not 1, 2, 4 or 8`);
+  }
+  const pieces: readonly Uint8Array[] = ArrayBuffer.isView(raw) ? [raw] : raw;
+  const rawLength = pieces.reduce((sum, piece) => sum + piece.length, 0);
+  if (rawLength > MAX_OBJECT_RAW_BYTES) {
+    throw new RangeError(`encodeObject: ${rawLength} bytes exceed MAX_OBJECT_RAW_BYTES (${MAX_OBJECT_RAW_BYTES})`);
+  }
+  const width: GroupWidth = rawLength % groupWidth === 0 ? groupWidth : 1;
+  return { pieces, rawLength, width };
+}
+
+/** Whether a plane's first {@link PLANE_SAMPLE_BYTES} compress well enough to try the whole plane. */
+function samplePays(plane: Uint8Array): boolean {
+  if (plane.length <= PLANE_SAMPLE_BYTES) return true; // the sample would be the plane: compress it once
+  const sample = plane.subarray(0, PLANE_SAMPLE_BYTES);
+  return encoder.encodeSync(asBuffer(sample)).length < sample.length * MIN_SAVING_RATIO;
+}
+
+/** Whether a zstd frame of `rawLength` bytes is worth storing (and one that our own reader accepts). */
+function framePays(frame: Uint8Array, rawLength: number): boolean {
+  return frame.length < rawLength * MIN_SAVING_RATIO && checkZstdFrame(frame, rawLength) === undefined;
+}
+
+function finishSingleFrame(payload: Buffer, pieces: readonly Uint8Array[], rawLength: number): Uint8Array {
+  if (!framePays(payload, rawLength)) return assembleRaw(pieces, rawLength);
+  const stored = Buffer.allocUnsafeSlow(OBJECT_HEADER_BYTES + payload.length);
+  writeHeader(stored, 'zstd', 1, rawLength);
+  stored.set(payload, OBJECT_HEADER_BYTES);
+  return stored;
+}
+
+/**
+ * The byte planes of one object, transposed straight into the buffer that becomes the stored object: plane j
+ * waits at its slot `OBJECT_HEADER_BYTES + PLANE_HEADER_BYTES + j * stride`, and {@link PlanesLayout.pack}
+ * then writes headers, frames and raw planes front to back over it. A frame is shorter than its plane, so it
+ * never reaches a plane still to be read; raw planes before any frame (the mantissa planes of weights) do not
+ * move at all. This saves the separate byte-plane buffer and the copy of the payload behind a header.
+ */
+class PlanesLayout {
+  readonly out: Buffer;
+  readonly planes: Uint8Array[];
+  private readonly stride: number;
+
+  constructor(
+    pieces: readonly Uint8Array[],
+    private readonly width: GroupWidth,
+    private readonly rawLength: number,
+  ) {
+    const n = rawLength / width;
+    // Slots are 4-byte aligned (for the word loops) whatever n is.
+    this.stride = PLANE_HEADER_BYTES + ((n + 3) & ~3);
+    // Its own ArrayBuffer (never a slice of Node's shared pool), so it can be transferred between threads.
+    this.out = Buffer.allocUnsafeSlow(OBJECT_HEADER_BYTES + width * this.stride);
+    this.planes = Array.from({ length: width }, (_, j) => this.out.subarray(this.slot(j), this.slot(j) + n));
+    splitPieces(pieces, width, this.planes);
+  }
+
+  /**
+   * Packs the stored object, with `frames[j]` (shorter than the plane) standing for plane j or `undefined` to
+   * keep it raw; `undefined` if the result would save less than 3% (then store the object raw).
+   */
+  pack(frames: readonly (Uint8Array | undefined)[]): Uint8Array | undefined {
+    const n = this.rawLength / this.width;
+    const payloadBytes = frames.reduce((sum, frame) => sum + PLANE_HEADER_BYTES + (frame?.length ?? n), 0);
+    if (!(payloadBytes < this.rawLength * MIN_SAVING_RATIO)) return undefined;
+    const out = this.out;
+    let cursor = OBJECT_HEADER_BYTES;
+    for (let j = 0; j < this.width; j++) {
+      const frame = frames[j];
+      out[cursor] = frame === undefined ? PLANE_RAW : PLANE_ZSTD;
+      out.fill(0, cursor + 1, cursor + 4);
+      out.writeUInt32LE(frame?.length ?? n, cursor + 4);
+      cursor += PLANE_HEADER_BYTES;
+      if (frame !== undefined) out.set(frame, cursor);
+      else if (cursor !== this.slot(j)) out.copyWithin(cursor, this.slot(j), this.slot(j) + n);
+      cursor += frame?.length ?? n;
+    }
+    writeHeader(out, 'planes', this.width, this.rawLength);
+    return out.subarray(0, cursor);
+  }
+
+  private slot(j: number): number {
+    return OBJECT_HEADER_BYTES + PLANE_HEADER_BYTES + j * this.stride;
+  }
+}
+
+/** A raw object: header and the pieces' bytes, in `into` (large enough) or a new buffer. */
+function assembleRaw(pieces: readonly Uint8Array[], rawLength: number, into?: Buffer): Uint8Array {
+  // Its own ArrayBuffer (never a slice of Node's shared pool), so it can be transferred between threads.
+  const stored = into ?? Buffer.allocUnsafeSlow(OBJECT_HEADER_BYTES + rawLength);
+  writeHeader(stored, 'raw', 1, rawLength);
+  let at = OBJECT_HEADER_BYTES;
+  for (const piece of pieces) {
+    stored.set(piece, at);
+    at += piece.length;
+  }
+  return stored.subarray(0, at);
+}
+
+function concatPieces(pieces: readonly Uint8Array[], rawLength: number): Uint8Array {
+  if (pieces.length === 1) return pieces[0]!;
+  const out = Buffer.allocUnsafe(rawLength);
+  let at = 0;
+  for (const piece of pieces) {
+    out.set(piece, at);
+    at += piece.length;
+  }
+  return out;
+}
+
+/** What is left of decoding once the header and payload structure are checked: frames to decompress. */
+interface DecodePlan {
+  /** zstd frames, each checked to regenerate at most its plane's (or the payload's) length plus 256 KiB. */
+  frames: Buffer[];
+  /** Builds the raw bytes from the decompressed frames (in the order of `frames`), checking their lengths. */
+  finish(decoded: readonly Uint8Array[]): Uint8Array;
+  corrupt: (problem: string, cause?: unknown) => StoreError;
+}
+
+function planDecode(stored: Uint8Array, options: DecodeObjectOptions): DecodePlan {
+  const { expectedId, expectedRawLength, file } = options;
+  const corrupt = corruptionReporter(expectedId ?? options.id, file);
+  if (expectedId !== undefined) {
+    const actual = computeObjectId(stored);
+    if (actual !== expectedId) throw corrupt(`SHA-256 of the stored bytes is ${actual}; fetch the object again`);
+  }
+  const header = readHeader(stored, corrupt);
+  if (expectedRawLength !== undefined && header.rawLength !== expectedRawLength) {
+    throw corrupt(`header declares ${header.rawLength} raw bytes, expected ${expectedRawLength}`);
+  }
+  const payload = stored.subarray(OBJECT_HEADER_BYTES);
+  const { rawLength, groupWidth } = header;
+  if (header.codec === 'raw') {
+    checkPayload(stored, header, corrupt);
+    return { frames: [], finish: () => payload, corrupt };
+  }
+  if (header.codec === 'zstd') {
+    checkPayload(stored, header, corrupt);
+    const finish = ([grouped]: readonly Uint8Array[]) => {
+      checkDecodedLength(grouped!, rawLength, 'payload', corrupt);
+      return groupWidth === 1 ? grouped! : joinBytePlanes(grouped!, groupWidth);
+    };
+    return { frames: [asBuffer(payload)], finish, corrupt };
+  }
+  const planes = readPlanes(payload, header, corrupt);
+  const zstdPlanes = planes.filter((plane) => plane.codec === PLANE_ZSTD);
+  const finish = (decoded: readonly Uint8Array[]) => {
+    const n = rawLength / groupWidth;
+    const bytes = planes.map((plane) => {
+      if (plane.codec === PLANE_RAW) return plane.bytes;
+      const plain = decoded[zstdPlanes.indexOf(plane)]!;
+      checkDecodedLength(plain, n, `plane ${plane.index}`, corrupt);
+      return plain;
+    });
+    const out = Buffer.allocUnsafeSlow(rawLength);
+    joinPlanes(bytes, groupWidth, out);
+    return out;
+  };
+  return { frames: zstdPlanes.map((plane) => asBuffer(plane.bytes)), finish, corrupt };
+}
+
+function checkDecodedLength(
+  decoded: Uint8Array,
+  expected: number,
+  what: string,
+  corrupt: (problem: string) => StoreError,
+): void {
+  if (decoded.length !== expected) {
+    throw corrupt(`${what} decompresses to ${decoded.length} bytes, the header declares ${expected}`);
+  }
+}
+
+interface StoredPlane {
+  index: number;
+  codec: typeof PLANE_RAW | typeof PLANE_ZSTD;
+  bytes: Uint8Array;
+}
+
+/**
+ * Splits a `planes` payload into its planes, checking every plane header against the bytes that remain before
+ * anything is allocated: a raw plane holds exactly its length, a zstd plane is one frame whose block count
+ * bounds its output by the plane's length (see checkZstdFrame), and no byte follows the last plane.
+ */
+function readPlanes(
+  payload: Uint8Array,
+  header: ObjectHeader,
+  corrupt: (problem: string) => StoreError,
+): StoredPlane[] {
+  const n = header.rawLength / header.groupWidth;
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const planes: StoredPlane[] = [];
+  let pos = 0;
+  for (let index = 0; index < header.groupWidth; index++) {
+    if (pos + PLANE_HEADER_BYTES > payload.length) throw corrupt(`plane ${index} header is truncated`);
+    const codec = payload[pos]!;
+    if (codec !== PLANE_RAW && codec !== PLANE_ZSTD) throw corrupt(`plane ${index} has unknown codec ${codec}`);
+    if (payload[pos + 1] !== 0 || payload[pos + 2] !== 0 || payload[pos + 3] !== 0) {
+      throw corrupt(`plane ${index} header has reserved bytes that are not zero`);
+    }
+    const length = view.getUint32(pos + 4, true);
+    pos += PLANE_HEADER_BYTES;
+    if (length > payload.length - pos) {
+      throw corrupt(`plane ${index} declares ${length} stored bytes, only ${payload.length - pos} follow`);
+    }
+    const bytes = payload.subarray(pos, pos + length);
+    pos += length;
+    if (codec === PLANE_RAW && length !== n) {
+      throw corrupt(`raw plane ${index} has ${length} bytes, the plane has ${n}`);
+    }
+    const frameProblem = codec === PLANE_ZSTD ? checkZstdFrame(bytes, n) : undefined;
+    if (frameProblem !== undefined) throw corrupt(`plane ${index}: ${frameProblem}`);
+    planes.push({ index, codec, bytes });
+  }
+  if (pos !== payload.length) throw corrupt(`${payload.length - pos} bytes follow the last plane`);
+  return planes;
+}
+
 function readHeader(stored: Uint8Array, corrupt: (problem: string) => StoreError): ObjectHeader {
   if (stored.length < OBJECT_HEADER_BYTES) {
     throw corrupt(`${stored.length} bytes is shorter than the ${OBJECT_HEADER_BYTES}-byte object header`);
@@ -220,13 +453,13 @@ function readHeader(stored: Uint8Array, corrupt: (problem: string) => StoreError
     throw corrupt(`object format version ${stored[3]} is not supported (this Weft reads version ${FORMAT_VERSION})`);
   }
   const codecByte = stored[4]!;
-  const codec: ObjectCodec | undefined =
-    codecByte === CODEC_BYTES.raw ? 'raw' : codecByte === CODEC_BYTES.zstd ? 'zstd' : undefined;
+  const codec = CODECS[codecByte];
   if (codec === undefined) throw corrupt(`unknown codec ${codecByte}`);
   const widthByte = stored[5]!;
   const groupWidth = GROUP_WIDTHS.find((w) => w === widthByte);
   if (groupWidth === undefined) throw corrupt(`group width ${widthByte} is not 1, 2, 4 or 8`);
   if (codec === 'raw' && groupWidth !== 1) throw corrupt(`a raw payload has group width ${groupWidth}, not 1`);
+  if (codec === 'planes' && groupWidth === 1) throw corrupt('a planes payload has group width 1, not 2, 4 or 8');
   if (stored[6] !== 0 || stored[7] !== 0) throw corrupt('reserved header bytes are not zero');
   const view = new DataView(stored.buffer, stored.byteOffset, OBJECT_HEADER_BYTES);
   const declared = view.getBigUint64(8, true);
@@ -239,18 +472,21 @@ function readHeader(stored: Uint8Array, corrupt: (problem: string) => StoreError
   return { codec, groupWidth, rawLength };
 }
 
-/** Checks that the payload can hold the header's raw length: exact for raw, one bounded frame for zstd. */
+/**
+ * Checks that the payload can hold the header's raw length: exact for raw, one bounded frame for zstd, and for
+ * planes every plane (see {@link readPlanes}).
+ */
 function checkPayload(stored: Uint8Array, header: ObjectHeader, corrupt: (problem: string) => StoreError): void {
   const payload = stored.subarray(OBJECT_HEADER_BYTES);
   if (header.codec === 'raw' && payload.length !== header.rawLength) {
     throw corrupt(`raw payload has ${payload.length} bytes, the header declares ${header.rawLength}`);
   }
+  if (header.codec === 'planes') readPlanes(payload, header, corrupt);
   const frameProblem = header.codec === 'zstd' ? checkZstdFrame(payload, header.rawLength) : undefined;
   if (frameProblem !== undefined) throw corrupt(frameProblem);
 }
 
-function assemble(codec: ObjectCodec, width: GroupWidth, rawLength: number, payload: Uint8Array): Uint8Array {
-  const stored = Buffer.allocUnsafe(OBJECT_HEADER_BYTES + payload.length);
+function writeHeader(stored: Buffer, codec: ObjectCodec, width: GroupWidth, rawLength: number): void {
   stored.set(MAGIC, 0);
   stored[3] = FORMAT_VERSION;
   stored[4] = CODEC_BYTES[codec];
@@ -258,8 +494,6 @@ function assemble(codec: ObjectCodec, width: GroupWidth, rawLength: number, payl
   stored[6] = 0;
   stored[7] = 0;
   stored.writeBigUInt64LE(BigInt(rawLength), 8);
-  stored.set(payload, OBJECT_HEADER_BYTES);
-  return stored;
 }
 
 /** A Buffer view of the same memory (no copy): the zstd binding's parameter type. */

@@ -121,6 +121,65 @@ describe('ObjectStore', () => {
     }
   });
 
+  it('puts an object given as pieces (elements straddling them) under the id of the whole', async () => {
+    const store = new ObjectStore(root);
+    const raw = sample(200_000, 8);
+    const whole = await store.put(raw, { groupWidth: 2 });
+    const pieces = [raw.slice(0, 1), raw.slice(1, 65_537), raw.slice(65_537, 65_537), raw.slice(65_537)];
+    const split = await store.put(pieces, { groupWidth: 2, transfer: true });
+    expect(split).toEqual({ ...whole, written: false });
+    expect(Buffer.from(await store.get(whole.id, { expectedRawLength: raw.length })).equals(raw)).toBe(true);
+  });
+
+  it('skips the SHA-256 check only when asked (verify: false)', async () => {
+    const store = new ObjectStore(root);
+    const raw = sample(5000, 9);
+    const { id } = await store.put(raw, { groupWidth: 2 });
+    const file = store.pathOf(id);
+    const bytes = await readFile(file);
+    bytes[16 + 8]! ^= 1; // first byte of the raw mantissa plane: still a well-formed object
+    await writeFile(file, bytes);
+    await storeError(store.get(id), 'STORE_CORRUPT');
+    const unverified = await store.get(id, { verify: false });
+    expect(unverified[0]).toBe(raw[0]! ^ 1);
+    expect(Buffer.from(unverified.subarray(1)).equals(raw.subarray(1))).toBe(true);
+  });
+
+  it('encodes and decodes large objects on the worker pool of the compiled store (dist/, built by global setup)', async () => {
+    const compiled = new URL('../../dist/store/object-store.js', import.meta.url);
+    const { ObjectStore: CompiledStore } = (await import(compiled.href)) as { ObjectStore: typeof ObjectStore };
+    const store = new CompiledStore(root);
+    const raw = sample(600_000, 10);
+    const expected = await new ObjectStore(join(root, 'in-thread')).put(raw, { groupWidth: 2 });
+    const owned = [raw.slice(0, 333_333), raw.slice(333_333)];
+    const onShared = new Uint8Array(new SharedArrayBuffer(raw.length - 1000));
+    onShared.set(raw.subarray(1000));
+    const puts = await Promise.all([
+      store.put(owned, { groupWidth: 2, transfer: true }),
+      store.put([raw.subarray(0, 1000), onShared], { groupWidth: 2, transfer: true }),
+      store.put(raw, { groupWidth: 2 }),
+    ]);
+    for (const put of puts) expect(put.id).toBe(expected.id);
+    expect(owned[0]!.length).toBe(0); // moved to the worker
+    expect(onShared.length).toBe(raw.length - 1000);
+    const [verified, unverified] = await Promise.all([
+      store.get(expected.id),
+      store.get(expected.id, { verify: false }),
+    ]);
+    expect(Buffer.from(verified).equals(raw)).toBe(true);
+    expect(Buffer.from(unverified).equals(raw)).toBe(true);
+    const file = store.pathOf(expected.id);
+    const bytes = await readFile(file);
+    bytes[bytes.length - 1]! ^= 1;
+    await writeFile(file, bytes);
+    // The compiled store throws the compiled StoreError class: compare by name and code.
+    const error = await store.get(expected.id).catch((e: unknown) => e as StoreError);
+    expect(error).toMatchObject({ name: 'StoreError', code: 'STORE_CORRUPT', file });
+    expect((error as StoreError).message).toContain(file);
+    const short = await store.get(expected.id, { verify: false, expectedRawLength: 5 }).catch((e: unknown) => e);
+    expect(short).toMatchObject({ name: 'StoreError', code: 'STORE_CORRUPT' });
+  });
+
   it('replaces a damaged copy (wrong size) on the next put', async () => {
     const store = new ObjectStore(root);
     const raw = sample(5000, 6);

@@ -6,6 +6,7 @@ import { mkdir, readdir, readFile, stat, unlink, utimes } from 'node:fs/promises
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { StoreError } from '../errors.js';
+import { CodecPool } from './codec-pool.js';
 import {
   computeObjectId,
   decodeObject,
@@ -13,6 +14,7 @@ import {
   type GroupWidth,
   type ObjectId,
   parseObjectId,
+  type RawBytes,
   validateObject,
 } from './object-codec.js';
 import { errorCode, storeIoError, syncDirectory, TEMP_SUFFIX, writeFileAtomic } from './write-atomic.js';
@@ -45,6 +47,30 @@ export interface StoredObjectInfo {
 }
 
 const HEX2 = /^[0-9a-f]{2}$/;
+/** Objects at least this large are encoded and decoded on worker threads; smaller ones are cheaper in place. */
+const WORKER_MIN_BYTES = 256 * 1024;
+
+/** Options of {@link ObjectStore.put}. */
+export interface PutOptions {
+  /** Element size in bytes: the object is split into this many byte planes before compression. */
+  groupWidth: GroupWidth;
+  /**
+   * Give up `raw`'s memory: pieces that own their whole ArrayBuffer move to a worker thread instead of being
+   * copied, and are unusable afterwards (detached).
+   */
+  transfer?: boolean;
+}
+
+/** Options of {@link ObjectStore.get}. */
+export interface GetOptions {
+  /** Reject an object whose header declares another raw length, before decompressing it (STORE_CORRUPT). */
+  expectedRawLength?: number;
+  /**
+   * Verify the SHA-256 of the stored bytes against the id (default true). Turn off only when the caller verifies
+   * the decoded bytes itself (a content id covers them).
+   */
+  verify?: boolean;
+}
 
 /**
  * Objects on disk at `<root>/objects/<aa>/<bb>/<id>` (the git-lfs layout), where `<id>` is the SHA-256 of the
@@ -95,16 +121,28 @@ export class ObjectStore {
   }
 
   /**
-   * Encodes and stores raw bytes (see `encodeObject`), unless an identical object is already present.
-   * `raw` must not change until the promise settles.
+   * Encodes and stores raw bytes (see `encodeObject`), unless an identical object is already present. `raw` is
+   * one buffer or a list of pieces whose concatenation is the object (the chunks a stream arrived in; they are
+   * read in place, not concatenated). It must not change until the promise settles; with `transfer`, its memory
+   * may move to a worker thread (the caller gives it up). Large objects are encoded on worker threads when the
+   * compiled worker exists.
    *
    * @example
    * const { id, storedBytes, written } = await store.put(bytes, { groupWidth: 2 });
+   * await store.put(chunksOfOneTensor, { groupWidth: 2, transfer: true });
    */
-  async put(raw: Uint8Array, options: { groupWidth: GroupWidth }): Promise<PutResult> {
+  async put(raw: RawBytes, options: PutOptions): Promise<PutResult> {
+    const pieces: readonly Uint8Array[] = ArrayBuffer.isView(raw) ? [raw] : raw;
+    const rawLength = pieces.reduce((sum, piece) => sum + piece.length, 0);
     return this.limiter.run(async () => {
-      const stored = await encodeObject(raw, options.groupWidth);
-      const id = computeObjectId(stored);
+      const pool = rawLength >= WORKER_MIN_BYTES ? CodecPool.shared() : undefined;
+      let stored: Uint8Array;
+      let id: ObjectId;
+      if (pool) ({ stored, id } = await pool.encode(pieces, options.groupWidth, options.transfer === true));
+      else {
+        stored = await encodeObject(pieces, options.groupWidth);
+        id = computeObjectId(stored);
+      }
       return { id, storedBytes: stored.length, written: await this.writeStored(id, stored) };
     });
   }
@@ -128,19 +166,23 @@ export class ObjectStore {
   }
 
   /**
-   * Reads, verifies (SHA-256 of the stored bytes) and decodes an object. STORE_MISSING if absent,
-   * STORE_CORRUPT (naming the id and path) if its bytes do not match its name or do not decode.
+   * Reads, verifies (SHA-256 of the stored bytes, unless `verify` is false) and decodes an object. STORE_MISSING
+   * if absent, STORE_CORRUPT (naming the id and path) if its bytes do not match its name or do not decode. The
+   * file is read on this thread; large objects are verified and decoded on a worker thread when the compiled
+   * worker exists.
    *
    * @example
    * const raw = await store.get(id, { expectedRawLength: 4096 });
    */
-  async get(id: ObjectId, options: { expectedRawLength?: number } = {}): Promise<Uint8Array> {
+  async get(id: ObjectId, options: GetOptions = {}): Promise<Uint8Array> {
     const file = this.pathOf(id);
+    const verify = options.verify !== false;
     return this.limiter.run(async () => {
       const stored = await this.readFileOf(id, file);
-      const decodeOptions: Parameters<typeof decodeObject>[1] = { expectedId: id, file };
-      if (options.expectedRawLength !== undefined) decodeOptions.expectedRawLength = options.expectedRawLength;
-      return decodeObject(stored, decodeOptions);
+      const pool = stored.length >= WORKER_MIN_BYTES ? CodecPool.shared() : undefined;
+      const expected = options.expectedRawLength === undefined ? {} : { expectedRawLength: options.expectedRawLength };
+      if (pool) return pool.decode(stored, { id, verify, file, ...expected });
+      return decodeObject(stored, { ...(verify ? { expectedId: id } : { id }), file, ...expected });
     });
   }
 

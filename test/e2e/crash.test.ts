@@ -63,9 +63,10 @@ describe('crash safety', () => {
     git(repo, ['add', 'm.safetensors']);
     git(repo, ['commit', '-qm', 'v2']);
     expect(weft(repo, 'fsck').code).toBe(0);
-    // checkout
+    // checkout (of fixed commits: a killed checkout may already have moved HEAD)
+    const first = git(repo, ['rev-parse', 'HEAD~1']).stdout.trim();
     for (let i = 0; i < 4; i++) {
-      const target = i % 2 ? 'main' : 'HEAD~1';
+      const target = i % 2 ? 'main' : first;
       outcomes.push(await runAndKill(repo, 'git', ['checkout', '-q', target], delay(i)));
       recover(repo);
       git(repo, ['checkout', '-q', '-f', target]);

@@ -1,9 +1,9 @@
 // Runs the shared format conformance suite on safetensors: hand-built corner cases plus every real fixture,
 // with files of other formats that detect() must not claim.
 
+import { listFixtures, readFixture } from '../../../test/support/fixtures.js';
 import { formatConformance } from '../test-support/conformance.js';
 import { safetensorsModule } from './safetensors-module.js';
-import { listFixtures, readFixture } from '../../../test/support/fixtures.js';
 import { HAND_BUILT_VALID } from './test-support/hand-built.js';
 
 const real = [

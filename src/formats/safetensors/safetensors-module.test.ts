@@ -2,10 +2,10 @@
 // Reads ../shared/fixtures only through test-support/fixtures.ts.
 
 import { describe, expect, it } from 'vitest';
+import { listFixtures, readFixture, readFixtureJson } from '../../../test/support/fixtures.js';
 import { FormatError, type FormatErrorCode } from '../../errors.js';
 import { bytesSource } from '../format-module.js';
 import { detectSafetensors, parseSafetensors, safetensorsModule } from './safetensors-module.js';
-import { listFixtures, readFixture, readFixtureJson } from '../../../test/support/fixtures.js';
 import { handBuilt } from './test-support/hand-built.js';
 
 describe('detectSafetensors', () => {

@@ -3,11 +3,11 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { listFixtures, readFixture } from '../../../test/support/fixtures.js';
 import { FormatError } from '../../errors.js';
 import { DTYPES, type Dtype, dtypeSize } from '../../tensor/dtype.js';
 import { bytesSource } from '../format-module.js';
 import { parseSafetensors } from './safetensors-module.js';
-import { listFixtures, readFixture } from '../../../test/support/fixtures.js';
 import { compareCodePoints, encodeSafetensorsHeader, type SafetensorsTensorSpec } from './write-safetensors.js';
 
 /** Expected header bytes spelled out: the u64 length, then the JSON text, then `pad` spaces. */

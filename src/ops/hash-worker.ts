@@ -1,0 +1,20 @@
+// Worker thread body for HashPool: SHA-256 of tensors streamed in pieces, so the thread reading git's stream never
+// hashes. Pieces arrive on SharedArrayBuffers (no copy); it reads nothing else and writes nothing.
+
+import { createHash, type Hash } from 'node:crypto';
+import { parentPort } from 'node:worker_threads';
+
+const hashes = new Map<number, Hash>();
+
+parentPort?.on('message', (m: { key: number; piece?: Uint8Array; end?: boolean }) => {
+  let h = hashes.get(m.key);
+  if (!h) {
+    h = createHash('sha256');
+    hashes.set(m.key, h);
+  }
+  if (m.piece) h.update(m.piece);
+  if (m.end) {
+    hashes.delete(m.key);
+    parentPort?.postMessage({ key: m.key, hex: h.digest('hex') });
+  }
+});
