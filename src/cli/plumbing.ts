@@ -1,13 +1,14 @@
 // Commands git runs for us (configured by weft init): the diff textconv, the merge driver and the pre-push hook.
 
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { looksLikeManifest, parseManifest, runMergeDriver, UsageError } from '../index.js';
+import { inspectCheckpoint, looksLikeManifest, parseManifest, runMergeDriver, UsageError } from '../index.js';
 import { type CommandSpec, writeOut } from './command.js';
 import { renderTable } from './render.js';
 
 export const showManifestCommand: CommandSpec = {
   name: 'show-manifest',
-  summary: 'print a manifest file as a readable table (git diff textconv)',
+  summary: 'print a manifest or checkpoint as a readable table of tensors (git diff textconv)',
   usage: '<file>',
   hidden: true,
   options: {},
@@ -16,7 +17,26 @@ export const showManifestCommand: CommandSpec = {
     if (!file) throw new UsageError('USAGE', 'show-manifest needs a file');
     const bytes = await readFile(file);
     if (!looksLikeManifest(bytes)) {
-      await writeOut(io.stdout, `(not a Weft manifest: ${bytes.length} bytes)\n`);
+      // git hands textconv the file in work-tree form (smudged): describe the checkpoint itself.
+      let lines: string;
+      try {
+        const r = await inspectCheckpoint({ path: file, hash: true });
+        lines =
+          `${r.format} file, ${bytes.length} bytes, ${r.tensors.length} tensors\n` +
+          renderTable(
+            ['tensor', 'dtype', 'shape', '>bytes', 'content'],
+            r.tensors.map((t) => [
+              t.name,
+              t.dtype,
+              `[${t.shape.join(',')}]`,
+              String(t.sizeBytes),
+              (t.sha256 ?? '').slice(0, 16),
+            ]),
+          );
+      } catch {
+        lines = `${bytes.length} bytes, sha256 ${createHash('sha256').update(bytes).digest('hex')}\n`;
+      }
+      await writeOut(io.stdout, lines);
       return 0;
     }
     const m = parseManifest(bytes.toString('utf8'), file);

@@ -31,7 +31,7 @@ import { NeedsWholeFile, PrefixSource, StreamShorterThanSize } from './prefix-so
 import type { Repo } from './repo.js';
 
 /** Raw bytes per object for a large tensor: bounded memory per object, parallel work on both cores. */
-export const TENSOR_CHUNK_BYTES = 16 * 1024 * 1024;
+export const TENSOR_CHUNK_BYTES = 8 * 1024 * 1024;
 /** Tensors smaller than this are packed together so a model is not thousands of tiny objects. */
 export const SMALL_TENSOR_BYTES = 1024 * 1024;
 /** A pack of small tensors is stored once it holds this many bytes. */
@@ -40,11 +40,11 @@ const PACK_BYTES = 8 * 1024 * 1024;
  * A tensor up to this size is held in memory until its content id is known, so an unchanged tensor costs a hash
  * and nothing more; larger ones are compressed as they stream (an unchanged one then dedups by object id).
  */
-const HOLD_BYTES = 128 * 1024 * 1024;
+const HOLD_BYTES = 64 * 1024 * 1024;
 /** Headers are read from memory up to this size; formats with their index at the end are spooled to disk. */
 const PREFIX_LIMIT_BYTES = 64 * 1024 * 1024;
 /** Compressions in flight at once (memory bound: each holds a chunk and its output). */
-const MAX_IN_FLIGHT = 4;
+const MAX_IN_FLIGHT = 3;
 
 export interface CleanOptions {
   repo: Repo;
@@ -55,6 +55,8 @@ export interface CleanOptions {
   sizeHint?: number;
   /** One-line notices for the user (a file stored as opaque bytes, …). */
   warn?: (message: string) => void;
+  /** Takes back content buffers clean no longer needs (a tensor the store already holds). */
+  recycle?: (buffer: ArrayBuffer) => void;
 }
 
 export interface CleanResult {
@@ -125,7 +127,10 @@ class Cleaner {
   /** Tensors of this file by content id: a repeated tensor shares the first one's encoding. */
   private readonly byContent = new Map<string, ManifestTensor>();
 
-  constructor(private readonly repo: Repo) {}
+  constructor(
+    private readonly repo: Repo,
+    private readonly recycle?: (buffer: ArrayBuffer) => void,
+  ) {}
 
   private async put(raw: Uint8Array | readonly Uint8Array[], width: GroupWidth): Promise<ObjectRef> {
     // Every buffer given to put is the cleaner's own and not used again: let it move to a worker thread.
@@ -168,9 +173,10 @@ class Cleaner {
    * Decides, after its hash is known and in file order, how a fully received tensor is stored: reused from the
    * store, shared with an earlier tensor of this file, packed with other small tensors, or chunked.
    */
-  schedule(tensor: ManifestTensor, pieces: Uint8Array[], digest: Promise<string>, width: GroupWidth): void {
+  schedule(tensor: ManifestTensor, received: Promise<Uint8Array[]>, digest: Promise<string>, width: GroupWidth): void {
     const done = this.decisions.then(async () => {
       tensor.contentId = (await digest) as ContentId;
+      const pieces = await received;
       const twin = this.byContent.get(tensor.contentId);
       if (twin) {
         tensor.encoding = twin.encoding;
@@ -178,8 +184,19 @@ class Cleaner {
       }
       this.byContent.set(tensor.contentId, tensor);
       const known = await this.lookup(tensor.contentId, tensor.sizeBytes);
-      if (known) tensor.encoding = known;
-      else if (tensor.sizeBytes === 0) return;
+      if (known) {
+        tensor.encoding = known;
+        for (const p of pieces) {
+          if (
+            this.recycle &&
+            p.byteOffset === 0 &&
+            p.byteLength === p.buffer.byteLength &&
+            p.buffer instanceof ArrayBuffer
+          ) {
+            this.recycle(p.buffer);
+          }
+        }
+      } else if (tensor.sizeBytes === 0) return;
       else if (tensor.sizeBytes < SMALL_TENSOR_BYTES) await this.addToPack(tensor, pieces, width);
       else {
         const refs: ObjectRef[] = [];
@@ -296,12 +313,9 @@ async function cleanTensor(
   await cleaner.bound(HOLD_BYTES - Math.min(extent.sizeBytes, HOLD_BYTES));
   const hash = beginTensorHash();
   if (extent.sizeBytes <= HOLD_BYTES) {
-    const pieces: Uint8Array[] = [];
-    for await (const part of take(stream, extent.sizeBytes, fileName)) {
-      hash.update(part);
-      pieces.push(part);
-    }
-    cleaner.schedule(tensor, pieces, hash.digest(), width);
+    const pieces: Promise<Uint8Array>[] = [];
+    for await (const part of take(stream, extent.sizeBytes, fileName)) pieces.push(hash.update(part));
+    cleaner.schedule(tensor, Promise.all(pieces), hash.digest(), width);
     return tensor;
   }
   // Too big to hold: store 16 MiB chunks as they complete (an unchanged tensor then dedups by object id).
@@ -319,8 +333,7 @@ async function cleanTensor(
     });
   };
   for await (const part of take(stream, extent.sizeBytes, fileName)) {
-    hash.update(part);
-    let p = part;
+    let p = await hash.update(part);
     while (p.length > 0) {
       const n = Math.min(TENSOR_CHUNK_BYTES - filled, p.length);
       chunk.push(p.subarray(0, n));
@@ -346,8 +359,9 @@ async function cleanCheckpointStream(
   stream: ByteStream,
   checkpoint: Checkpoint,
   fileName: string,
+  recycle?: (buffer: ArrayBuffer) => void,
 ): Promise<{ manifest: Manifest; storedBytes: number }> {
-  const cleaner = new Cleaner(repo);
+  const cleaner = new Cleaner(repo, recycle);
   const tensors: ManifestTensor[] = [];
   const frameParts: Uint8Array[] = [];
   let at = 0;
@@ -382,7 +396,7 @@ async function cleanCheckpointStream(
 
 async function readExact(stream: ByteStream, n: number, fileName: string): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  for await (const p of take(stream, n, fileName)) parts.push(p.slice());
+  for await (const p of take(stream, n, fileName)) parts.push(new Uint8Array(p)); // a copy (Buffer#slice is a view)
   return parts.length === 1 ? parts[0]! : concatBytes(parts);
 }
 
@@ -396,7 +410,7 @@ async function cleanOpaque(repo: Repo, stream: ByteStream): Promise<{ manifest: 
         const part = await stream.next(TENSOR_CHUNK_BYTES);
         if (part.length === 0) return;
         size += part.length;
-        yield part.slice();
+        yield new Uint8Array(part); // a copy (Buffer#slice is a view)
       }
     })(),
   );
@@ -439,7 +453,7 @@ export async function cleanFile(options: CleanOptions): Promise<CleanResult> {
       else throw e;
     }
     prefix.release();
-    if (checkpoint) result = await cleanCheckpointStream(repo, stream, checkpoint, pathname);
+    if (checkpoint) result = await cleanCheckpointStream(repo, stream, checkpoint, pathname, options.recycle);
     else if (spool) result = await cleanSpooled(options, stream, module);
   } else if (module) {
     result = await cleanSpooled(options, stream, module);

@@ -1,6 +1,7 @@
-// SHA-256 of tensors on worker threads: the filter's main thread only reads git's stream and hands pieces over
-// (shared memory, no copy); tensors are hashed in parallel, one worker per tensor. Falls back to the calling
-// thread where the compiled worker is absent (running from TypeScript sources).
+// SHA-256 of tensors on worker threads: the filter's main thread only reads git's stream and hands pieces over;
+// tensors are hashed in parallel, one worker per tensor. Pieces are moved to the worker and moved back (never
+// copied), so the main thread keeps them for compression. Falls back to the calling thread where the compiled
+// worker is absent (running from TypeScript sources).
 
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -10,24 +11,33 @@ import { Worker } from 'node:worker_threads';
 
 /** An incremental SHA-256 whose work may happen on another thread. */
 export interface TensorHash {
-  /** Adds bytes; they must not change afterwards (they may be read later, on another thread). */
-  update(piece: Uint8Array): void;
+  /**
+   * Adds bytes. The piece may move to another thread: use only the returned bytes afterwards (same contents;
+   * a piece that does not own its whole buffer is copied first).
+   */
+  update(piece: Uint8Array): Promise<Uint8Array>;
   digest(): Promise<string>;
 }
 
 class LocalHash implements TensorHash {
   private readonly h = createHash('sha256');
-  update(piece: Uint8Array): void {
+  update(piece: Uint8Array): Promise<Uint8Array> {
     this.h.update(piece);
+    return Promise.resolve(piece);
   }
   digest(): Promise<string> {
     return Promise.resolve(this.h.digest('hex'));
   }
 }
 
+interface Waiting {
+  pieces: ((piece: Uint8Array) => void)[];
+  digest?: (hex: string) => void;
+}
+
 export class HashPool {
   private readonly workers: { worker: Worker; open: number }[] = [];
-  private readonly waiting = new Map<number, (hex: string) => void>();
+  private readonly waiting = new Map<number, Waiting>();
   private key = 0;
   private next = 0;
 
@@ -35,10 +45,15 @@ export class HashPool {
     for (let i = 0; i < size; i++) {
       const worker = new Worker(script);
       const slot = { worker, open: 0 };
-      worker.on('message', (m: { key: number; hex: string }) => {
+      worker.on('message', (m: { key: number; piece?: Uint8Array; hex?: string }) => {
+        const w = this.waiting.get(m.key);
+        if (!w) return;
+        if (m.piece) w.pieces.shift()?.(m.piece);
+        if (m.hex !== undefined) {
+          this.waiting.delete(m.key);
+          w.digest?.(m.hex);
+        }
         if (--slot.open === 0) worker.unref();
-        this.waiting.get(m.key)?.(m.hex);
-        this.waiting.delete(m.key);
       });
       // Unref only now: adding a 'message' listener refs the worker again (Node's MessagePort semantics).
       worker.unref();
@@ -64,16 +79,26 @@ export class HashPool {
   begin(): TensorHash {
     const slot = this.workers[this.next++ % this.workers.length]!;
     const key = this.key++;
+    const waiting: Waiting = { pieces: [] };
+    this.waiting.set(key, waiting);
+    const expect = () => {
+      // Every answer expected keeps the process alive until it comes.
+      if (slot.open++ === 0) slot.worker.ref();
+    };
     return {
       update: (piece) => {
-        // Shared memory crosses threads without a copy; anything else is copied by postMessage.
-        slot.worker.postMessage({ key, piece });
+        // (a copy by construction: Buffer#slice would be a view, and moving it would detach the whole buffer)
+        const owned =
+          piece.byteOffset === 0 && piece.byteLength === piece.buffer.byteLength ? piece : new Uint8Array(piece);
+        expect();
+        const back = new Promise<Uint8Array>((resolve) => waiting.pieces.push(resolve));
+        slot.worker.postMessage({ key, piece: owned }, [owned.buffer as ArrayBuffer]);
+        return back;
       },
       digest: () =>
         new Promise<string>((resolve) => {
-          // Only a pending digest keeps the process alive: an abandoned hash never blocks exit.
-          if (slot.open++ === 0) slot.worker.ref();
-          this.waiting.set(key, resolve);
+          waiting.digest = resolve;
+          expect();
           slot.worker.postMessage({ key, end: true });
         }),
     };
@@ -83,9 +108,4 @@ export class HashPool {
 /** An incremental hash on a worker when possible, else on this thread. */
 export function beginTensorHash(): TensorHash {
   return HashPool.shared()?.begin() ?? new LocalHash();
-}
-
-/** Allocates a buffer on shared memory (so pieces can go to worker threads uncopied). */
-export function allocateShared(bytes: number): Uint8Array {
-  return new Uint8Array(new SharedArrayBuffer(bytes));
 }

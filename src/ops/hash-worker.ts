@@ -12,7 +12,12 @@ parentPort?.on('message', (m: { key: number; piece?: Uint8Array; end?: boolean }
     h = createHash('sha256');
     hashes.set(m.key, h);
   }
-  if (m.piece) h.update(m.piece);
+  if (m.piece) {
+    h.update(m.piece);
+    // Hand the memory back (moved, not copied): the main thread keeps it for compression, and this isolate, which
+    // rarely collects garbage, holds nothing.
+    parentPort?.postMessage({ key: m.key, piece: m.piece }, [m.piece.buffer as ArrayBuffer]);
+  }
   if (m.end) {
     hashes.delete(m.key);
     parentPort?.postMessage({ key: m.key, hex: h.digest('hex') });

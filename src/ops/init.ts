@@ -30,6 +30,8 @@ export function weftGitConfig(selfCommand: string): [string, string][] {
     ['merge.weft.name', 'Weft model merge'],
     ['merge.weft.driver', `${selfCommand} merge-driver %O %A %B %P`],
     ['diff.weft.textconv', `${selfCommand} show-manifest`],
+    // git hands textconv the smudged file; caching (in git notes) spares re-hashing unchanged blobs.
+    ['diff.weft.cachetextconv', 'true'],
   ];
 }
 

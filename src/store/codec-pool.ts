@@ -37,7 +37,8 @@ export class CodecPool {
     for (let i = 0; i < size; i++) {
       const worker = new Worker(script);
       const slot: Slot = { worker, pending: new Map() };
-      worker.on('message', (reply: CodecReply) => {
+      worker.on('message', (reply: CodecReply & { returned?: ArrayBuffer[] }) => {
+        if (reply.returned && this.recycle) for (const b of reply.returned) this.recycle(b);
         const p = slot.pending.get(reply.seq);
         slot.pending.delete(reply.seq);
         if (slot.pending.size === 0) worker.unref();
@@ -54,6 +55,12 @@ export class CodecPool {
       this.slots.push(slot);
     }
   }
+
+  /**
+   * Receives the input buffers a worker is done with (moved back, not copied), so a caller can reuse them instead
+   * of allocating (and faulting in) fresh memory for every piece.
+   */
+  recycle: ((buffer: ArrayBuffer) => void) | undefined;
 
   private static instance: CodecPool | null | undefined;
 

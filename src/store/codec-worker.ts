@@ -28,7 +28,7 @@ parentPort?.on('message', (request: CodecRequest) => {
   try {
     if (request.op === 'encode') {
       const stored = encodeObjectSync(request.pieces, request.width);
-      reply({ seq: request.seq, stored, id: computeObjectId(stored) }, stored);
+      reply({ seq: request.seq, stored, id: computeObjectId(stored) }, stored, request.pieces);
     } else {
       const { stored, id, verify, expectedRawLength, file } = request;
       const raw = decodeObjectSync(stored, {
@@ -36,7 +36,7 @@ parentPort?.on('message', (request: CodecRequest) => {
         ...(expectedRawLength === undefined ? {} : { expectedRawLength }),
         ...(file === undefined ? {} : { file }),
       });
-      reply({ seq: request.seq, raw }, raw);
+      reply({ seq: request.seq, raw }, raw, raw.buffer === stored.buffer ? [] : [stored]);
     }
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -51,11 +51,14 @@ parentPort?.on('message', (request: CodecRequest) => {
 
 /**
  * Posts `message`, moving `bytes`' memory along. Memory the zstd binding allocated cannot always be moved (it may
- * live outside V8's ArrayBuffer allocator); then it is copied.
+ * live outside V8's ArrayBuffer allocator); then it is copied. The request's input buffers (`done`) are moved back
+ * too: this isolate rarely collects garbage, and moving them is what frees them here at once.
  */
-function reply(message: CodecReply, bytes: Uint8Array): void {
+function reply(message: CodecReply, bytes: Uint8Array, done: readonly Uint8Array[]): void {
+  const back = new Set<ArrayBuffer>();
+  for (const d of done) if (d.buffer instanceof ArrayBuffer && d.buffer !== bytes.buffer) back.add(d.buffer);
   try {
-    parentPort?.postMessage(message, [bytes.buffer as ArrayBuffer]);
+    parentPort?.postMessage({ ...message, returned: [...back] }, [bytes.buffer as ArrayBuffer, ...back]);
   } catch {
     const copy = new Uint8Array(bytes);
     const copied = 'raw' in message ? { ...message, raw: copy } : { ...message, stored: copy };

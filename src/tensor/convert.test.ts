@@ -558,3 +558,13 @@ describe('kernel buffers', () => {
     expect(() => decodeToF32('BF16', new Uint8Array(3))).toThrow(/3 bytes are not a whole number of BF16/);
   });
 });
+
+describe('unaligned Node Buffers', () => {
+  it('decodes a Buffer view at an odd offset (Buffer#slice is a view, not a copy)', async () => {
+    const { Buffer } = await import('node:buffer');
+    const backing = Buffer.alloc(9);
+    new DataView(backing.buffer, backing.byteOffset + 1, 8).setFloat32(0, 1.5, true);
+    new DataView(backing.buffer, backing.byteOffset + 1, 8).setFloat32(4, -2, true);
+    expect([...decodeToF32('F32', backing.subarray(1))]).toEqual([1.5, -2]);
+  });
+});

@@ -348,7 +348,8 @@ function requireLittleEndianHost(): void {
 /** `bytes` itself when its offset suits `size`-byte typed views, else an aligned copy. */
 function aligned(bytes: Uint8Array, size: number): Uint8Array {
   if (size > 1) requireLittleEndianHost();
-  return bytes.byteOffset % size === 0 ? bytes : bytes.slice();
+  // new Uint8Array(bytes) copies into a fresh, aligned buffer; Buffer#slice would return an unaligned view
+  return bytes.byteOffset % size === 0 ? bytes : new Uint8Array(bytes);
 }
 
 function elementCount(dtype: Dtype, byteLength: number): number {
