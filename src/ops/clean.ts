@@ -318,7 +318,7 @@ async function cleanTensor(
     cleaner.schedule(tensor, Promise.all(pieces), hash.digest(), width);
     return tensor;
   }
-  // Too big to hold: store 16 MiB chunks as they complete (an unchanged tensor then dedups by object id).
+  // Too big to hold: store TENSOR_CHUNK_BYTES chunks as they complete (an unchanged tensor then dedups by object id).
   const refs: ObjectRef[] = [];
   let chunk: Uint8Array[] = [];
   let filled = 0;
