@@ -134,7 +134,7 @@ class Cleaner {
 
   private async put(raw: Uint8Array | readonly Uint8Array[], width: GroupWidth): Promise<ObjectRef> {
     // Every buffer given to put is the cleaner's own and not used again: let it move to a worker thread.
-    const r = await this.repo.store.put(raw, { groupWidth: width, transfer: true });
+    const r = await this.repo.store.put(raw, { groupWidth: width, transfer: true, deferDirectorySync: true });
     if (r.written) this.storedBytes += r.storedBytes;
     return { id: r.id };
   }
@@ -262,6 +262,8 @@ class Cleaner {
     await this.decisions;
     for (const w of [...this.packs.keys()]) await this.flushPack(w);
     await this.queue.flush();
+    // Objects are durable (file and directory fsynced) before anything names them: the index, then git.
+    await this.repo.store.syncDirectories();
     for (const t of tensors) await this.repo.contentIndex.record(t.contentId, printEncoding(t.encoding));
   }
 }

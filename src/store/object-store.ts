@@ -59,6 +59,11 @@ export interface PutOptions {
    * copied, and are unusable afterwards (detached).
    */
   transfer?: boolean;
+  /**
+   * Leave the directory fsyncs to {@link ObjectStore.syncDirectories}, which the caller must await before it relies
+   * on the object (clean does, once per file, before it answers git).
+   */
+  deferDirectorySync?: boolean;
 }
 
 /** Options of {@link ObjectStore.get}. */
@@ -87,6 +92,8 @@ export class ObjectStore {
   readonly tempDir: string;
   private readonly durable: boolean;
   private readonly limiter: Limiter;
+  /** Directories whose fsync was deferred by puts with `deferDirectorySync`. */
+  private readonly dirtyDirs = new Set<string>();
   /** Writes in flight in this process, so that concurrent puts of one object write it once. */
   private readonly writing = new Map<ObjectId, Promise<boolean>>();
 
@@ -101,6 +108,21 @@ export class ObjectStore {
       throw new RangeError(`ObjectStore: maxConcurrency ${concurrency} is not a positive integer`);
     }
     this.limiter = new Limiter(concurrency);
+  }
+
+  /**
+   * fsyncs every directory that puts with `deferDirectorySync` left unsynced, so the objects they wrote survive a
+   * crash. Call it before relying on those objects (before a manifest naming them is handed to git).
+   */
+  async syncDirectories(): Promise<void> {
+    const dirs = [...this.dirtyDirs];
+    this.dirtyDirs.clear();
+    try {
+      await Promise.all(dirs.map((d) => syncDirectory(d)));
+    } catch (error) {
+      for (const d of dirs) this.dirtyDirs.add(d);
+      throw storeIoError('sync', dirs[0] ?? this.root, error);
+    }
   }
 
   /** Creates the store's directories now (they are otherwise created on first write) and fsyncs the root. */
@@ -143,7 +165,8 @@ export class ObjectStore {
         stored = await encodeObject(pieces, options.groupWidth);
         id = computeObjectId(stored);
       }
-      return { id, storedBytes: stored.length, written: await this.writeStored(id, stored) };
+      const written = await this.writeStored(id, stored, options.deferDirectorySync === true);
+      return { id, storedBytes: stored.length, written };
     });
   }
 
@@ -318,13 +341,13 @@ export class ObjectStore {
   }
 
   /** Writes `stored` under `id` unless a file of that size is there; returns whether this call wrote it. */
-  private async writeStored(id: ObjectId, stored: Uint8Array): Promise<boolean> {
+  private async writeStored(id: ObjectId, stored: Uint8Array, deferDirs = false): Promise<boolean> {
     const inFlight = this.writing.get(id);
     if (inFlight !== undefined) {
       await inFlight;
       return false;
     }
-    const write = this.writeStoredOnce(id, stored);
+    const write = this.writeStoredOnce(id, stored, deferDirs);
     this.writing.set(id, write);
     try {
       return await write;
@@ -333,7 +356,7 @@ export class ObjectStore {
     }
   }
 
-  private async writeStoredOnce(id: ObjectId, stored: Uint8Array): Promise<boolean> {
+  private async writeStoredOnce(id: ObjectId, stored: Uint8Array, deferDirs = false): Promise<boolean> {
     const file = this.pathOf(id);
     // An object of the right size is taken as present (reads verify it); refreshing its mtime keeps a
     // concurrent gc from deleting it now that a new writer relies on it. A wrong size is a damaged copy, and
@@ -343,7 +366,11 @@ export class ObjectStore {
       if (touched) return false;
     }
     try {
-      await writeFileAtomic(file, stored, { tempDir: this.tempDir, durable: this.durable });
+      await writeFileAtomic(file, stored, {
+        tempDir: this.tempDir,
+        durable: this.durable,
+        ...(deferDirs ? { deferDirectorySync: (dir: string) => this.dirtyDirs.add(dir) } : {}),
+      });
     } catch (error) {
       // Windows refuses to rename over a file another process holds open; same name means same bytes.
       if ((await this.statObject(id))?.storedBytes === stored.length) return false;

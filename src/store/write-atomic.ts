@@ -13,6 +13,11 @@ export interface WriteAtomicOptions {
   tempDir: string;
   /** fsync the file before the rename and the directory after it, so the file survives a crash. */
   durable: boolean;
+  /**
+   * Instead of fsyncing directories now, hand each one to this callback: the caller fsyncs them once, before it
+   * relies on the file (many objects written into few directories then cost a few fsyncs, not hundreds).
+   */
+  deferDirectorySync?: (dir: string) => void;
 }
 
 /** Suffix of every temp file, so that listings and cleanup can tell them apart. */
@@ -38,7 +43,7 @@ export async function writeFileAtomic(finalPath: string, data: Uint8Array, optio
   const temp = join(options.tempDir, `${basename(finalPath)}.${unique}${TEMP_SUFFIX}`);
   await writeTemp(temp, data, options);
   try {
-    await renameIntoPlace(temp, finalPath, options.durable);
+    await renameIntoPlace(temp, finalPath, options.durable, options.deferDirectorySync);
   } catch (error) {
     await unlink(temp).catch(() => undefined);
     throw error;
@@ -90,7 +95,12 @@ async function writeTemp(temp: string, data: Uint8Array, options: WriteAtomicOpt
   await handle.close();
 }
 
-async function renameIntoPlace(temp: string, finalPath: string, durable: boolean): Promise<void> {
+async function renameIntoPlace(
+  temp: string,
+  finalPath: string,
+  durable: boolean,
+  defer?: (dir: string) => void,
+): Promise<void> {
   const dir = dirname(finalPath);
   for (let attempt = 1; ; attempt++) {
     try {
@@ -99,17 +109,21 @@ async function renameIntoPlace(temp: string, finalPath: string, durable: boolean
     } catch (error) {
       if (errorCode(error) !== 'ENOENT' || attempt === RENAME_ATTEMPTS) throw error;
       const firstCreated = await mkdir(dir, { recursive: true });
-      if (durable && firstCreated !== undefined) await syncCreatedParents(dir, firstCreated);
+      if (durable && firstCreated !== undefined) await syncCreatedParents(dir, firstCreated, defer);
     }
   }
-  if (durable) await syncDirectory(dir);
+  if (durable) {
+    if (defer) defer(dir);
+    else await syncDirectory(dir);
+  }
 }
 
 /** After `mkdir -p dir` created `firstCreated` and everything below it, fsync each new directory's parent. */
-async function syncCreatedParents(dir: string, firstCreated: string): Promise<void> {
+async function syncCreatedParents(dir: string, firstCreated: string, defer?: (dir: string) => void): Promise<void> {
   const stop = resolve(firstCreated);
   for (let d = resolve(dir); ; d = dirname(d)) {
-    await syncDirectory(dirname(d));
+    if (defer) defer(dirname(d));
+    else await syncDirectory(dirname(d));
     if (d === stop || dirname(d) === d) return;
   }
 }
