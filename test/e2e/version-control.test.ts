@@ -156,6 +156,25 @@ describe('version control with real git', () => {
     expect(again).toBe(git(repo, ['rev-parse', 'HEAD:m.safetensors']).stdout.trim());
   });
 
+  it('streams a tensor too big to hold (over 64 MiB) and dedups it when added again', () => {
+    const repo = newRepo();
+    const big = buildSafetensors([{ name: 'embed.weight', shape: [4608, 4096] }], (_, i) => ((i * 7919) % 1000) / 5e4);
+    writeFileSync(join(repo, 'm.safetensors'), big);
+    git(repo, ['add', 'm.safetensors']);
+    git(repo, ['commit', '-qm', 'big']);
+    const manifest = git(repo, ['cat-file', '-p', 'HEAD:m.safetensors']).stdout;
+    expect(manifest).toMatch(
+      /tensor "embed\.weight" F32 \[4608,4096\] @\d+ 75497472 [0-9a-f]{64} dense ([0-9a-f]{64},){8}[0-9a-f]{64}\n/,
+    );
+    const before = storedBytes(repo);
+    writeFileSync(join(repo, 'copy.safetensors'), big);
+    git(repo, ['add', 'copy.safetensors']);
+    expect(storedBytes(repo)).toBe(before);
+    writeFileSync(join(repo, 'm.safetensors'), 'x');
+    git(repo, ['checkout', '--', 'm.safetensors']);
+    expect(sha256File(join(repo, 'm.safetensors'))).toBe(sha256(big));
+  });
+
   it('a corrupt object fails checkout naming the file and tensor, and fsck reports it', () => {
     const repo = newRepo();
     copyFileSync(join(DIGITS, 'base.safetensors'), join(repo, 'model.safetensors'));
