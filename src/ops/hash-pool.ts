@@ -33,6 +33,9 @@ class LocalHash implements TensorHash {
 interface Waiting {
   pieces: ((piece: Uint8Array) => void)[];
   digest?: (hex: string) => void;
+  /** Rejects everything still awaited from this hash (its worker failed). */
+  fail: (error: Error) => void;
+  worker: Worker;
 }
 
 export class HashPool {
@@ -55,6 +58,18 @@ export class HashPool {
         }
         if (--slot.open === 0) worker.unref();
       });
+      // A worker that dies must not leave a filter waiting forever: fail what it owed.
+      const failAll = (error: Error) => {
+        for (const [key, w] of this.waiting) {
+          if (w.worker !== worker) continue;
+          this.waiting.delete(key);
+          w.fail(error);
+        }
+        slot.open = 0;
+        worker.unref();
+      };
+      worker.on('error', failAll);
+      worker.on('exit', (code) => failAll(new Error(`hash worker exited with code ${code}`)));
       // Unref only now: adding a 'message' listener refs the worker again (Node's MessagePort semantics).
       worker.unref();
       this.workers.push(slot);
@@ -79,7 +94,14 @@ export class HashPool {
   begin(): TensorHash {
     const slot = this.workers[this.next++ % this.workers.length]!;
     const key = this.key++;
-    const waiting: Waiting = { pieces: [] };
+    const rejects: ((error: Error) => void)[] = [];
+    const waiting: Waiting = {
+      pieces: [],
+      worker: slot.worker,
+      fail: (error) => {
+        for (const r of rejects.splice(0)) r(error);
+      },
+    };
     this.waiting.set(key, waiting);
     const expect = () => {
       // Every answer expected keeps the process alive until it comes.
@@ -91,13 +113,17 @@ export class HashPool {
         const owned =
           piece.byteOffset === 0 && piece.byteLength === piece.buffer.byteLength ? piece : new Uint8Array(piece);
         expect();
-        const back = new Promise<Uint8Array>((resolve) => waiting.pieces.push(resolve));
+        const back = new Promise<Uint8Array>((resolve, reject) => {
+          waiting.pieces.push(resolve);
+          rejects.push(reject);
+        });
         slot.worker.postMessage({ key, piece: owned }, [owned.buffer as ArrayBuffer]);
         return back;
       },
       digest: () =>
-        new Promise<string>((resolve) => {
+        new Promise<string>((resolve, reject) => {
           waiting.digest = resolve;
+          rejects.push(reject);
           expect();
           slot.worker.postMessage({ key, end: true });
         }),
