@@ -83,7 +83,7 @@ export const mergeDriverCommand: CommandSpec = {
 
 export const prePushCommand: CommandSpec = {
   name: 'pre-push',
-  summary: 'pre-push hook: uploads the objects a push needs to the configured Weft remote',
+  summary: 'pre-push hook (installed by weft init); uploads nothing yet: remote transports come later',
   usage: '<remote> <url>',
   hidden: true,
   options: {},

@@ -151,7 +151,7 @@ export class PktLineReader {
  */
 /**
  * Makes the buffers content is delivered in (default: `Buffer.allocUnsafe`). A filter that hands chunks to worker
- * threads can allocate them on SharedArrayBuffers, so no thread has to copy them.
+ * threads can take them from a pool and recycle them, instead of allocating fresh memory for every chunk.
  */
 export type ContentAllocator = (bytes: number) => Uint8Array;
 

@@ -1,5 +1,5 @@
 // Worker thread body for HashPool: SHA-256 of tensors streamed in pieces, so the thread reading git's stream never
-// hashes. Pieces arrive on SharedArrayBuffers (no copy); it reads nothing else and writes nothing.
+// hashes. Pieces are moved in and moved back (never copied); it reads nothing else and writes nothing.
 
 import { createHash, type Hash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
