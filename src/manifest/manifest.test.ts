@@ -1,7 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FormatError } from '../errors.js';
-import { listManifestFrameRanges, looksLikeManifest, type Manifest, parseManifest, printManifest } from './manifest.js';
+import {
+  listManifestFrameRanges,
+  listManifestRefs,
+  looksLikeManifest,
+  type Manifest,
+  parseManifest,
+  printManifest,
+} from './manifest.js';
 
 const O1 = 'a'.repeat(64);
 const O2 = 'b'.repeat(64);
@@ -119,5 +126,33 @@ describe('manifest', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe('update encodings in manifests', () => {
+  const H = (c: string) => c.repeat(64);
+  const text = [
+    'weft 1 safetensors',
+    'size 16',
+    `tensor "w" F32 [2,2] @0 16 ${H('a')} delta parent=${H('b')} depth=2 patch=sparse nnz=1 idx=${H('1')}:0-4 ${H('2')}:0-4`,
+    `parent ${H('b')} 16 lowrank parent=${H('c')} depth=1 dtype=F32 shape=2x2 rank=1 scale=0.5 a=${H('3')}:0-8 b=${H('3')}:8-16 patch=none -`,
+    `parent ${H('c')} 16 dense ${H('4')}`,
+    '',
+  ].join('\n');
+
+  it('round-trips parent lines and lists every object they name', () => {
+    const m = parseManifest(text, 'm');
+    expect(m.parents?.map((p) => p.contentId)).toEqual([H('b'), H('c')]);
+    expect(printManifest(m)).toBe(text);
+    expect(new Set(listManifestRefs(m).map((r) => r.id))).toEqual(new Set([H('1'), H('2'), H('3'), H('4')]));
+  });
+
+  it('rejects tensors after parents, repeated parents and bad reference parameters', () => {
+    const lines = text.split('\n');
+    expect(() => parseManifest([lines[0], lines[1], lines[4], lines[2], ''].join('\n'), 'm')).toThrow(
+      /line 4: tensor lines must come before parent lines/,
+    );
+    expect(() => parseManifest([...lines.slice(0, 5), lines[4], ''].join('\n'), 'm')).toThrow(/listed twice/);
+    expect(() => parseManifest(text.replace('idx=', 'idx=zz'), 'm')).toThrow(/line 3: bad object reference/);
   });
 });

@@ -58,11 +58,60 @@ export interface ManifestTensor {
   encoding: TensorEncoding;
 }
 
+/**
+ * The encoding of a tensor version that a tensor of this manifest is encoded against (directly or through other
+ * parents): what a reader needs, with the store, to rebuild it. At most `max_chain` links deep.
+ */
+export interface ManifestParent {
+  contentId: ContentId;
+  sizeBytes: number;
+  encoding: TensorEncoding;
+}
+
 export interface Manifest {
   format: string;
   sizeBytes: number;
   frames: FrameEntry[];
   tensors: ManifestTensor[];
+  /** Parent versions the tensors' encodings depend on, each once; printed after the tensors. */
+  parents?: ManifestParent[];
+}
+
+/** Encoding parameters whose values are object reference lists (factors, sparse positions, scale vectors). */
+export const REF_PARAMS: readonly string[] = ['a', 'b', 'idx', 'v'];
+
+/** Every object an encoding names: its `refs` and the reference lists in its parameters. */
+export function listEncodingRefs(encoding: TensorEncoding): ObjectRef[] {
+  const out = [...encoding.refs];
+  for (const key of REF_PARAMS) {
+    const value = encoding.params[key];
+    if (value !== undefined) out.push(...parseRefs(value));
+  }
+  return out;
+}
+
+/** Every object a manifest names: frames, tensors, parents. */
+export function listManifestRefs(manifest: Manifest): ObjectRef[] {
+  const out: ObjectRef[] = [];
+  for (const f of manifest.frames) out.push(...f.refs);
+  for (const t of manifest.tensors) out.push(...listEncodingRefs(t.encoding));
+  for (const p of manifest.parents ?? []) out.push(...listEncodingRefs(p.encoding));
+  return out;
+}
+
+/** Prints a reference list as in a manifest (`-` when empty). */
+export function printRefs(refs: readonly ObjectRef[]): string {
+  return formatRefs(refs);
+}
+
+/** Parses a reference list as printed by {@link printRefs}; throws RangeError when it does not parse. */
+export function parseRefList(text: string): ObjectRef[] {
+  try {
+    return parseRefs(text);
+  } catch (e) {
+    if (e instanceof LineError) throw new RangeError(e.message);
+    throw e;
+  }
 }
 
 /** Makes a ContentId from 64 lowercase hex digits; throws on anything else. */
@@ -113,6 +162,8 @@ export function printManifest(manifest: Manifest): string {
         `${t.contentId} ${printEncoding(t.encoding)}`,
     );
   }
+  for (const p of manifest.parents ?? [])
+    lines.push(`parent ${p.contentId} ${p.sizeBytes} ${printEncoding(p.encoding)}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -199,12 +250,26 @@ function parseTensorLine(rest: string): ManifestTensor {
   }
   if (cid === undefined || !HEX64.test(cid)) throw new LineError('bad content id');
   const encoding = parseEncodingWords(words.slice(5));
+  checkDenseSize(encoding, sizeBytes);
+  return { name, dtype, shape, offsetBytes, sizeBytes, contentId: cid as ContentId, encoding };
+}
+
+function checkDenseSize(encoding: TensorEncoding, sizeBytes: number): void {
   if (encoding.kind === 'dense') {
     const n = refsSize(encoding.refs);
     if (n !== undefined && n !== sizeBytes)
       throw new LineError(`dense objects hold ${n} bytes, tensor has ${sizeBytes}`);
   }
-  return { name, dtype, shape, offsetBytes, sizeBytes, contentId: cid as ContentId, encoding };
+}
+
+function parseParentLine(rest: string): ManifestParent {
+  const words = rest.split(' ');
+  const [cid, sizeText] = words;
+  if (cid === undefined || !HEX64.test(cid)) throw new LineError('bad parent content id');
+  const sizeBytes = parseUint(sizeText, 'parent size');
+  const encoding = parseEncodingWords(words.slice(2));
+  checkDenseSize(encoding, sizeBytes);
+  return { contentId: cid as ContentId, sizeBytes, encoding };
 }
 
 function parseEncodingWords(words: string[]): TensorEncoding {
@@ -217,7 +282,11 @@ function parseEncodingWords(words: string[]): TensorEncoding {
     if (eq <= 0 || !/^[a-z][a-z0-9_]*=\S+$/.test(p)) {
       throw new LineError(`bad encoding parameter ${JSON.stringify(p.slice(0, 100))}`);
     }
-    params[p.slice(0, eq)] = p.slice(eq + 1);
+    const key = p.slice(0, eq);
+    if (Object.hasOwn(params, key)) throw new LineError(`encoding parameter ${key} given twice`);
+    const value = p.slice(eq + 1);
+    params[key] = value;
+    if (REF_PARAMS.includes(key)) parseRefs(value);
   }
   return { kind, refs: parseRefs(refsText), params };
 }
@@ -268,7 +337,15 @@ export function parseManifest(text: string, fileName = 'manifest'): Manifest {
         if (n !== undefined && n !== frameSize)
           throw new LineError(`frame objects hold ${n} bytes, line says ${frameSize}`);
         manifest.frames.push({ sizeBytes: frameSize, refs });
+      } else if (word === 'parent') {
+        const parent = parseParentLine(rest);
+        manifest.parents ??= [];
+        if (manifest.parents.some((q) => q.contentId === parent.contentId)) {
+          throw new LineError(`parent ${parent.contentId.slice(0, 12)}… listed twice`);
+        }
+        manifest.parents.push(parent);
       } else if (word === 'tensor') {
+        if (manifest.parents) throw new LineError('tensor lines must come before parent lines');
         const t = parseTensorLine(rest);
         if (t.offsetBytes < expectOffset)
           throw new LineError(`tensor ${JSON.stringify(t.name)} overlaps the tensor before it`);

@@ -2,33 +2,55 @@
 // not already hold. Streams tensor by tensor; a manifest passes through unchanged; any file that is not a
 // recognised checkpoint is still stored exactly (content-defined chunks).
 
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FormatError } from '../errors.js';
+import {
+  countChangedElements,
+  type EncodedUpdate,
+  encodeDelta,
+  encodeLowRank,
+  isPredictableDtype,
+  xorInto,
+} from '../encode/update-encoding.js';
+import { FormatError, StoreError } from '../errors.js';
 import type { Checkpoint } from '../formats/format-module.js';
 import { detectFormat } from '../formats/registry.js';
 import {
   type ContentId,
   type FrameEntry,
+  listEncodingRefs,
   looksLikeManifest,
   MAX_MANIFEST_BYTES,
   type Manifest,
+  type ManifestParent,
   type ManifestTensor,
   type ObjectRef,
   parseEncoding,
   parseManifest,
   printEncoding,
   printManifest,
+  printRefs,
+  type TensorEncoding,
 } from '../manifest/manifest.js';
 import { Chunker } from '../store/cdc.js';
-import type { GroupWidth } from '../store/object-codec.js';
+import { encodeObjectSync, type GroupWidth } from '../store/object-codec.js';
+import { decodeToF32 } from '../tensor/convert.js';
 import { dtypeSize } from '../tensor/dtype.js';
+import { estimateLowRank, randomizedSvd } from '../tensor/linalg.js';
 import { ByteStream, concatBytes } from './byte-stream.js';
 import { openFileSource, streamRange } from './file-source.js';
 import { beginTensorHash } from './hash-pool.js';
 import { NeedsWholeFile, PrefixSource, StreamShorterThanSize } from './prefix-source.js';
 import type { Repo } from './repo.js';
+import {
+  chainDepthOf,
+  decodeTensorBytes,
+  MAX_DECODE_DEPTH,
+  type ParentLookup,
+  parentLookupOf,
+} from './tensor-decode.js';
 
 /** Raw bytes per object for a large tensor: bounded memory per object, parallel work on both cores. */
 export const TENSOR_CHUNK_BYTES = 8 * 1024 * 1024;
@@ -57,7 +79,21 @@ export interface CleanOptions {
   warn?: (message: string) => void;
   /** Takes back content buffers clean no longer needs (a tensor the store already holds). */
   recycle?: (buffer: ArrayBuffer) => void;
+  /** The previous version of this path (index or HEAD): its tensors are the parents of update encodings. */
+  previous?: Manifest;
+  /** Longest chain of parent links an encoding may need (a dense keyframe is stored instead). Default 8. */
+  maxChain?: number;
 }
+
+/** Default for `[encoding] max_chain`: decoding a version never follows more parent links than this. */
+export const DEFAULT_MAX_CHAIN = 8;
+/** Tensors smaller than this are always stored densely (an update encoding would cost more than it saves). */
+const MIN_UPDATE_BYTES = 256;
+/** Rank limit of the automatic low-rank test, and the share of the change's energy it must capture. */
+const AUTO_MAX_RANK = 64;
+const AUTO_LOW_RANK_ENERGY = 0.99;
+/** A change touching fewer elements than this fraction is sparse, never low-rank (skip the rank test). */
+const LOW_RANK_MIN_CHANGED = 0.5;
 
 export interface CleanResult {
   /** The manifest text (or the input itself when it already was a manifest). */
@@ -120,17 +156,61 @@ function splitPieces(pieces: readonly Uint8Array[], size: number): Uint8Array[][
 class Cleaner {
   storedBytes = 0;
   private readonly queue = new JobQueue(MAX_IN_FLIGHT);
-  private readonly packs = new Map<GroupWidth, { parts: Uint8Array[]; bytes: number; members: ManifestTensor[] }>();
+  private readonly packs = new Map<
+    GroupWidth,
+    { parts: Uint8Array[]; bytes: number; members: { sizeBytes: number; assign: (refs: ObjectRef[]) => void }[] }
+  >();
   /** Decisions (reuse, pack, store) are taken in file order, so manifests are deterministic. */
   private decisions: Promise<void> = Promise.resolve();
   private readonly heldBytes: { bytes: number; done: Promise<void> }[] = [];
   /** Tensors of this file by content id: a repeated tensor shares the first one's encoding. */
   private readonly byContent = new Map<string, ManifestTensor>();
 
+  private readonly previousByName = new Map<string, ManifestTensor>();
+  private readonly previousParents: ParentLookup;
+  private readonly maxChain: number;
+
   constructor(
     private readonly repo: Repo,
     private readonly recycle?: (buffer: ArrayBuffer) => void,
-  ) {}
+    previous?: Manifest,
+    maxChain?: number,
+  ) {
+    for (const t of previous?.tensors ?? []) this.previousByName.set(t.name, t);
+    this.previousParents = previous ? parentLookupOf(previous) : () => undefined;
+    this.maxChain = maxChain ?? DEFAULT_MAX_CHAIN;
+  }
+
+  /**
+   * The encoding of a tensor version by content id, for parent lines: from this file, the previous version, or
+   * the content index (whose entries were checked when they were reused).
+   */
+  private readonly resolved = new Map<string, ManifestParent>();
+  async resolveParent(contentId: string, sizeBytes: number): Promise<ManifestParent | undefined> {
+    const mine = this.byContent.get(contentId) ?? this.previousParents(contentId);
+    if (mine) return { contentId: mine.contentId, sizeBytes: mine.sizeBytes, encoding: mine.encoding };
+    const cached = this.resolved.get(contentId);
+    if (cached) return cached;
+    const text = await this.repo.contentIndex.lookup(contentId);
+    const encoding = text === undefined ? undefined : parseEncoding(text);
+    if (!encoding) return undefined;
+    const parent = { contentId: contentId as ContentId, sizeBytes, encoding };
+    this.resolved.set(contentId, parent);
+    return parent;
+  }
+
+  /** True when every link of an encoding's parent chain resolves and every object it names is present. */
+  private async chainHolds(encoding: TensorEncoding, sizeBytes: number): Promise<boolean> {
+    let enc = encoding;
+    for (let links = 0; enc.kind !== 'dense'; links++) {
+      if (links >= MAX_DECODE_DEPTH || enc.params.parent === undefined) return false;
+      const p = await this.resolveParent(enc.params.parent, sizeBytes);
+      if (!p) return false;
+      for (const r of listEncodingRefs(p.encoding)) if (!(await this.repo.store.touchObject(r.id))) return false;
+      enc = p.encoding;
+    }
+    return true;
+  }
 
   private async put(raw: Uint8Array | readonly Uint8Array[], width: GroupWidth): Promise<ObjectRef> {
     // Every buffer given to put is the cleaner's own and not used again: let it move to a worker thread.
@@ -164,8 +244,10 @@ class Cleaner {
     if (text === undefined) return undefined;
     const enc = parseEncoding(text);
     if (!enc || (enc.kind === 'dense' && !denseHolds(enc.refs, sizeBytes))) return undefined;
+    if (chainDepthOf(enc) > this.maxChain) return undefined;
     // Touching refreshes the mtime, so a concurrent gc (which spares recent objects) keeps what is reused.
-    for (const r of enc.refs) if (!(await this.repo.store.touchObject(r.id))) return undefined;
+    for (const r of listEncodingRefs(enc)) if (!(await this.repo.store.touchObject(r.id))) return undefined;
+    if (!(await this.chainHolds(enc, sizeBytes))) return undefined;
     return enc;
   }
 
@@ -197,6 +279,7 @@ class Cleaner {
           }
         }
       } else if (tensor.sizeBytes === 0) return;
+      else if (await this.encodeUpdate(tensor, pieces)) return;
       else if (tensor.sizeBytes < SMALL_TENSOR_BYTES) await this.addToPack(tensor, pieces, width);
       else {
         const refs: ObjectRef[] = [];
@@ -234,15 +317,122 @@ class Cleaner {
 
   /** Adds a small tensor to the pack of its element width. */
   private async addToPack(tensor: ManifestTensor, pieces: readonly Uint8Array[], width: GroupWidth): Promise<void> {
+    await this.addPartToPack(pieces, tensor.sizeBytes, width, (refs) => {
+      tensor.encoding.refs = refs;
+    });
+  }
+
+  private async addPartToPack(
+    pieces: readonly Uint8Array[],
+    sizeBytes: number,
+    width: GroupWidth,
+    assign: (refs: ObjectRef[]) => void,
+  ): Promise<void> {
     let pack = this.packs.get(width);
     if (!pack) {
       pack = { parts: [], bytes: 0, members: [] };
       this.packs.set(width, pack);
     }
     pack.parts.push(...pieces);
-    pack.bytes += tensor.sizeBytes;
-    pack.members.push(tensor);
+    pack.bytes += sizeBytes;
+    pack.members.push({ sizeBytes, assign });
     if (pack.bytes >= PACK_BYTES) await this.flushPack(width);
+  }
+
+  /** Stores one payload (packed when small, chunked when large); `assign` receives its references. */
+  private async storePart(bytes: Uint8Array, width: GroupWidth, assign: (refs: ObjectRef[]) => void): Promise<void> {
+    if (bytes.length === 0) return assign([]);
+    if (bytes.length < SMALL_TENSOR_BYTES) return this.addPartToPack([bytes], bytes.length, width, assign);
+    const refs: ObjectRef[] = [];
+    const chunks = splitPieces([bytes], TENSOR_CHUNK_BYTES);
+    let left = chunks.length;
+    for (let i = 0; i < chunks.length; i++) {
+      await this.putLater(chunks[i]!, width, (ref) => {
+        refs[i] = ref;
+        if (--left === 0) assign(refs);
+      });
+    }
+  }
+
+  /**
+   * Stores a changed tensor as an update of the previous version's tensor of the same name, when there is one
+   * (same dtype and size) and the chain stays within max_chain links. Picks the smallest exact encoding: sparse
+   * patch or XOR delta, or low-rank factors + residual when the change is low-rank. False → store it densely.
+   */
+  private async encodeUpdate(tensor: ManifestTensor, pieces: readonly Uint8Array[]): Promise<boolean> {
+    const prev = this.previousByName.get(tensor.name);
+    if (
+      !prev ||
+      tensor.sizeBytes < MIN_UPDATE_BYTES ||
+      prev.dtype !== tensor.dtype ||
+      prev.sizeBytes !== tensor.sizeBytes ||
+      prev.contentId === tensor.contentId
+    ) {
+      return false;
+    }
+    const depth = chainDepthOf(prev.encoding) + 1;
+    if (depth > this.maxChain) return false;
+    let parent: Uint8Array;
+    try {
+      parent = await decodeTensorBytes({
+        store: this.repo.store,
+        encoding: prev.encoding,
+        sizeBytes: prev.sizeBytes,
+        dtype: prev.dtype,
+        parents: this.previousParents,
+        what: `previous ${JSON.stringify(tensor.name)}`,
+      });
+    } catch (e) {
+      if (e instanceof StoreError) return false; // the parent is not here (a partial clone): store densely
+      throw e;
+    }
+    if (createHash('sha256').update(parent).digest('hex') !== prev.contentId) return false;
+    const target = pieces.length === 1 ? pieces[0]! : concatBytes(pieces);
+    let update = encodeDelta({ parent, target, dtype: tensor.dtype });
+    const lowRank = this.tryLowRank(tensor, parent, target);
+    if (lowRank && storedSizeOf(lowRank) < storedSizeOf(update)) update = lowRank;
+    // Parameters in a fixed order (the manifest must be deterministic); reference lists are filled in as stored.
+    const params: Record<string, string> = { parent: prev.contentId, depth: String(depth), ...update.params };
+    for (const part of update.parts) if (part.key !== 'refs') params[part.key] = '-';
+    tensor.encoding = { kind: update.kind, params, refs: [] };
+    for (const part of update.parts) {
+      await this.storePart(part.bytes, part.width, (refs) => {
+        if (part.key === 'refs') tensor.encoding.refs = refs;
+        else params[part.key] = printRefs(refs);
+      });
+    }
+    return true;
+  }
+
+  /** A low-rank + residual encoding when the change's energy is captured by a small rank; else undefined. */
+  private tryLowRank(tensor: ManifestTensor, parent: Uint8Array, target: Uint8Array): EncodedUpdate | undefined {
+    const [rows, cols] = tensor.shape;
+    if (tensor.shape.length !== 2 || rows === undefined || cols === undefined || rows < 16 || cols < 16)
+      return undefined;
+    if (!isPredictableDtype(tensor.dtype)) return undefined;
+    const width = dtypeSize(tensor.dtype);
+    const xor = new Uint8Array(target);
+    xorInto(xor, parent);
+    if (countChangedElements(xor, width) < LOW_RANK_MIN_CHANGED * (rows * cols)) return undefined;
+    const delta = decodeToF32(tensor.dtype, target);
+    const before = decodeToF32(tensor.dtype, parent);
+    for (let i = 0; i < delta.length; i++) delta[i] = delta[i]! - before[i]!;
+    if (!delta.every(Number.isFinite)) return undefined;
+    const rank = estimateLowRank({
+      matrix: delta,
+      rows,
+      cols,
+      maxRank: AUTO_MAX_RANK,
+      energy: AUTO_LOW_RANK_ENERGY,
+    });
+    if (rank === undefined || rank * 4 > Math.min(rows, cols)) return undefined;
+    const f = randomizedSvd({ matrix: delta, rows, cols, rank, powerIterations: 1 });
+    return encodeLowRank({
+      parent,
+      target,
+      dtype: tensor.dtype,
+      update: { rows, cols, rank: f.rank, left: f.left, right: f.right, scale: 1 },
+    });
   }
 
   private async flushPack(width: GroupWidth): Promise<void> {
@@ -251,21 +441,48 @@ class Cleaner {
     this.packs.delete(width);
     await this.putLater(pack.parts, width, (ref) => {
       let at = 0;
-      for (const t of pack.members) {
-        t.encoding.refs = [{ id: ref.id, start: at, end: at + t.sizeBytes }];
-        at += t.sizeBytes;
+      for (const m of pack.members) {
+        m.assign([{ id: ref.id, start: at, end: at + m.sizeBytes }]);
+        at += m.sizeBytes;
       }
     });
   }
 
-  async finish(tensors: readonly ManifestTensor[]): Promise<void> {
+  async finish(tensors: readonly ManifestTensor[]): Promise<ManifestParent[]> {
     await this.decisions;
     for (const w of [...this.packs.keys()]) await this.flushPack(w);
     await this.queue.flush();
+    const parents: ManifestParent[] = [];
+    const listed = new Set<string>(tensors.map((t) => t.contentId));
+    for (const t of tensors) {
+      let enc = t.encoding;
+      while (enc.kind !== 'dense') {
+        const id = enc.params.parent!;
+        const p = await this.resolveParent(id, t.sizeBytes);
+        if (!p)
+          throw new StoreError(
+            'STORE_MISSING',
+            `tensor ${JSON.stringify(t.name)}: parent version ${id.slice(0, 12)}… is not in the store`,
+          );
+        if (!listed.has(id)) {
+          listed.add(id);
+          parents.push(p);
+        }
+        enc = p.encoding;
+      }
+    }
     // Objects are durable (file and directory fsynced) before anything names them: the index, then git.
     await this.repo.store.syncDirectories();
     for (const t of tensors) await this.repo.contentIndex.record(t.contentId, printEncoding(t.encoding));
+    return parents;
   }
+}
+
+/** Bytes an encoding's payloads take in the store (compressed as the store would). */
+function storedSizeOf(update: EncodedUpdate): number {
+  let n = 0;
+  for (const p of update.parts) n += p.bytes.length === 0 ? 0 : encodeObjectSync(p.bytes, p.width).length;
+  return n;
 }
 
 function denseHolds(refs: readonly ObjectRef[], sizeBytes: number): boolean {
@@ -362,8 +579,10 @@ async function cleanCheckpointStream(
   checkpoint: Checkpoint,
   fileName: string,
   recycle?: (buffer: ArrayBuffer) => void,
+  previous?: Manifest,
+  maxChain?: number,
 ): Promise<{ manifest: Manifest; storedBytes: number }> {
-  const cleaner = new Cleaner(repo, recycle);
+  const cleaner = new Cleaner(repo, recycle, previous, maxChain);
   const tensors: ManifestTensor[] = [];
   const frameParts: Uint8Array[] = [];
   let at = 0;
@@ -389,9 +608,11 @@ async function cleanCheckpointStream(
       yield* frameParts;
     })(),
   );
-  await cleaner.finish(tensors);
+  const parents = await cleaner.finish(tensors);
+  const manifest: Manifest = { format: checkpoint.format, sizeBytes: checkpoint.sizeBytes, frames, tensors };
+  if (parents.length > 0) manifest.parents = parents;
   return {
-    manifest: { format: checkpoint.format, sizeBytes: checkpoint.sizeBytes, frames, tensors },
+    manifest,
     storedBytes: cleaner.storedBytes,
   };
 }
@@ -455,8 +676,17 @@ export async function cleanFile(options: CleanOptions): Promise<CleanResult> {
       else throw e;
     }
     prefix.release();
-    if (checkpoint) result = await cleanCheckpointStream(repo, stream, checkpoint, pathname, options.recycle);
-    else if (spool) result = await cleanSpooled(options, stream, module);
+    if (checkpoint) {
+      result = await cleanCheckpointStream(
+        repo,
+        stream,
+        checkpoint,
+        pathname,
+        options.recycle,
+        options.previous,
+        options.maxChain,
+      );
+    } else if (spool) result = await cleanSpooled(options, stream, module);
   } else if (module) {
     result = await cleanSpooled(options, stream, module);
   }
@@ -493,7 +723,15 @@ async function cleanSpooled(
         options.warn?.(`${e.message}; storing it as opaque bytes`);
       }
       return checkpoint
-        ? await cleanCheckpointStream(options.repo, fromFile(), checkpoint, options.pathname)
+        ? await cleanCheckpointStream(
+            options.repo,
+            fromFile(),
+            checkpoint,
+            options.pathname,
+            undefined,
+            options.previous,
+            options.maxChain,
+          )
         : await cleanOpaque(options.repo, fromFile());
     } finally {
       await source.close();

@@ -13,6 +13,7 @@ import { detectSourceFormat } from './open-checkpoint.js';
 import { readTensorBytes } from './read-tensor.js';
 import type { Repo } from './repo.js';
 import { hashFrameFromStore, readTensorFromStore } from './store-read.js';
+import { parentLookupOf } from './tensor-decode.js';
 
 /** One version of a tracked file, as far as a diff needs it. */
 export interface FileVersion {
@@ -56,6 +57,7 @@ export interface FileChange {
 }
 
 function fromManifest(repo: Repo, path: string, manifest: Manifest): FileVersion {
+  const parents = parentLookupOf(manifest);
   return {
     path,
     format: manifest.format,
@@ -63,7 +65,7 @@ function fromManifest(repo: Repo, path: string, manifest: Manifest): FileVersion
     tensors: manifest.tensors,
     async load(name) {
       const t = manifest.tensors.find((x) => x.name === name)!;
-      return readTensorFromStore(repo.store, t, path);
+      return readTensorFromStore(repo.store, t, path, parents);
     },
     frameDigest: () => hashFrameFromStore(repo.store, manifest.frames),
   };

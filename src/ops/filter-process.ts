@@ -5,15 +5,21 @@ import { createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { UsageError } from '../errors.js';
 import { serveFilterProcess } from '../git/filter-process.js';
 import { growPipes } from '../git/pipe-size.js';
 import { CONTENT_CHUNK_BYTES } from '../git/pkt-line.js';
+import { CatFileBatch } from '../git/run-git.js';
+import type { Manifest } from '../manifest/manifest.js';
 import { CodecPool } from '../store/codec-pool.js';
 import { BufferPool } from './buffer-pool.js';
 import { concatBytes } from './byte-stream.js';
-import { cleanFile } from './clean.js';
+import { cleanFile, DEFAULT_MAX_CHAIN } from './clean.js';
+import { manifestOfBlob } from './git-manifests.js';
 import { openRepo } from './repo.js';
 import { smudgeFile } from './smudge.js';
+import { MAX_DECODE_DEPTH } from './tensor-decode.js';
+import { configTable, readWeftConfig, WEFT_CONFIG_PATH, type WeftConfigDocument } from './weft-config.js';
 
 /** Idle 1 MiB content buffers kept for reuse (bounds what the pool holds between files). */
 const POOL_IDLE_BUFFERS = 64;
@@ -53,6 +59,34 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
     output = createWriteStream('', { fd: 1, autoClose: false, highWaterMark: 4 * 1024 * 1024 });
   }
   const repo = await openRepo({ cwd: options.cwd });
+  let catFile: CatFileBatch | undefined;
+  /** The version of `pathname` in the index (or HEAD): the parent of the version being cleaned. */
+  const previousOf = async (pathname: string): Promise<Manifest | undefined> => {
+    catFile ??= new CatFileBatch({ cwd: repo.topLevel });
+    for (const rev of [`:${pathname}`, `HEAD:${pathname}`]) {
+      let found: Awaited<ReturnType<CatFileBatch['read']>>;
+      try {
+        found = await catFile.read(rev);
+      } catch {
+        return undefined; // no HEAD yet, or git cannot answer: clean without a parent
+      }
+      if (!found || found.type !== 'blob') continue;
+      try {
+        return manifestOfBlob(found.content, pathname);
+      } catch {
+        return undefined; // a damaged manifest in the index: clean without a parent
+      }
+    }
+    return undefined;
+  };
+  let maxChain = DEFAULT_MAX_CHAIN;
+  try {
+    maxChain = resolveMaxChain(await readWeftConfig({ topLevel: repo.topLevel }));
+  } catch (e) {
+    // A bad setting must not stop checkouts: say so and use the default.
+    if (!(e instanceof UsageError)) throw e;
+    options.warn(`${e.message}; using max_chain = ${DEFAULT_MAX_CHAIN}`);
+  }
   // Content buffers circulate: git's stream → hashing thread → compression thread → back to the pool.
   const pool = new BufferPool(CONTENT_CHUNK_BYTES, POOL_IDLE_BUFFERS);
   const codecs = CodecPool.shared();
@@ -65,7 +99,10 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
     handlers: {
       async clean(request) {
         const sizeHint = await sizeOf(join(repo.topLevel, request.pathname));
+        const previous = await previousOf(request.pathname);
         const result = await cleanFile({
+          ...(previous ? { previous } : {}),
+          maxChain,
           repo,
           pathname: request.pathname,
           content: request.content,
@@ -82,4 +119,20 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
       },
     },
   });
+  await catFile?.close();
+}
+
+/** `[encoding] max_chain` of `.weft/config.toml` (1–64), or the default. */
+export function resolveMaxChain(config: WeftConfigDocument): number {
+  const section = configTable(config, 'encoding', '[encoding]');
+  const value = section?.max_chain;
+  if (value === undefined) return DEFAULT_MAX_CHAIN;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_DECODE_DEPTH) {
+    throw new UsageError(
+      'CONFIG_INVALID',
+      `${WEFT_CONFIG_PATH}: encoding.max_chain = ${JSON.stringify(value)} must be a whole number from 1 to ${MAX_DECODE_DEPTH}`,
+      { file: WEFT_CONFIG_PATH },
+    );
+  }
+  return value;
 }

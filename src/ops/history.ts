@@ -2,7 +2,7 @@
 // changed, with their encodings) and how many bytes the commit added to the store. Manifests only.
 
 import { runGit } from '../git/run-git.js';
-import type { Manifest } from '../manifest/manifest.js';
+import { listManifestRefs, type Manifest } from '../manifest/manifest.js';
 import type { ObjectId } from '../store/object-codec.js';
 import { diffFile, type FileChange, type FileVersion } from './diff.js';
 import { listTrackedManifests } from './git-manifests.js';
@@ -37,8 +37,7 @@ function versionOf(path: string, manifest: Manifest): FileVersion {
 function objectIds(manifests: Map<string, Manifest>): Set<string> {
   const ids = new Set<string>();
   for (const m of manifests.values()) {
-    for (const f of m.frames) for (const r of f.refs) ids.add(r.id);
-    for (const t of m.tensors) for (const r of t.encoding.refs) ids.add(r.id);
+    for (const r of listManifestRefs(m)) ids.add(r.id);
   }
   return ids;
 }

@@ -3,14 +3,15 @@
 
 import { open } from 'node:fs/promises';
 import { StoreError } from '../errors.js';
-import type { Manifest, ObjectRef } from '../manifest/manifest.js';
+import { listEncodingRefs, listManifestRefs, type Manifest, type ObjectRef } from '../manifest/manifest.js';
 import { OBJECT_HEADER_BYTES, type ObjectId, parseObjectHeader } from '../store/object-codec.js';
 import { forEachReachableManifest } from './git-manifests.js';
 import type { Repo } from './repo.js';
 import { readTensorFromStore } from './store-read.js';
+import { parentLookupOf } from './tensor-decode.js';
 
 function refsOf(manifest: Manifest): ObjectRef[] {
-  return [...manifest.frames.flatMap((f) => f.refs), ...manifest.tensors.flatMap((t) => t.encoding.refs)];
+  return listManifestRefs(manifest);
 }
 
 /** Every object id named by a manifest reachable in git. */
@@ -74,9 +75,9 @@ export async function fsckRepo(options: { repo: Repo; quick?: boolean }): Promis
         if (seen.has(t.contentId)) continue;
         seen.add(t.contentId);
         result.tensors++;
-        if (t.encoding.refs.some((r) => checked.get(r.id) !== undefined)) continue; // already reported
+        if (listEncodingRefs(t.encoding).some((r) => checked.get(r.id) !== undefined)) continue; // already reported
         try {
-          await readTensorFromStore(repo.store, t, blob);
+          await readTensorFromStore(repo.store, t, blob, parentLookupOf(manifest));
         } catch (e) {
           if (!(e instanceof StoreError)) throw e;
           result.problems.push({ blob, tensor: t.name, problem: e.message });

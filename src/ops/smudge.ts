@@ -11,6 +11,7 @@ import {
   parseManifest,
 } from '../manifest/manifest.js';
 import type { ObjectStore } from '../store/object-store.js';
+import { decodeTensorBytes, parentLookupOf } from './tensor-decode.js';
 
 /** Objects decoded ahead of the one being written: parallel decompression on both cores, bounded memory. */
 const READ_AHEAD = 4;
@@ -123,21 +124,13 @@ export async function* rebuildFromManifest(
   manifest: Manifest,
   pathname: string,
 ): AsyncGenerator<Uint8Array> {
-  for (const t of manifest.tensors) {
-    if (t.encoding.kind !== 'dense') {
-      throw new StoreError(
-        'STORE_CORRUPT',
-        `${pathname}: tensor ${JSON.stringify(t.name)} uses encoding "${t.encoding.kind}", which this Weft cannot decode; upgrade Weft`,
-        { file: pathname, tensor: t.name },
-      );
-    }
-  }
   const frame = new FrameReader(store, manifest);
   const loader = new RefLoader(
     store,
-    manifest.tensors.flatMap((t) => t.encoding.refs),
+    manifest.tensors.flatMap((t) => (t.encoding.kind === 'dense' ? t.encoding.refs : [])),
     false,
   );
+  const parents = parentLookupOf(manifest);
   const frameRanges = listManifestFrameRanges(manifest);
   let fi = 0;
   let at = 0;
@@ -153,7 +146,20 @@ export async function* rebuildFromManifest(
     const hash = createHash('sha256');
     let got = 0;
     try {
-      for (let i = 0; i < t.encoding.refs.length; i++) {
+      if (t.encoding.kind !== 'dense') {
+        const bytes = await decodeTensorBytes({
+          store,
+          encoding: t.encoding,
+          sizeBytes: t.sizeBytes,
+          dtype: t.dtype,
+          parents,
+          what: `${pathname}: tensor ${JSON.stringify(t.name)}`,
+        });
+        hash.update(bytes);
+        got = bytes.length;
+        if (got === t.sizeBytes) yield bytes;
+      }
+      for (let i = 0; t.encoding.kind === 'dense' && i < t.encoding.refs.length; i++) {
         const bytes = await loader.take();
         hash.update(bytes);
         got += bytes.length;
@@ -161,7 +167,7 @@ export async function* rebuildFromManifest(
         yield bytes;
       }
     } catch (e) {
-      if (e instanceof StoreError) {
+      if (e instanceof StoreError && !e.message.startsWith(pathname)) {
         throw new StoreError(e.code, `${pathname}: tensor ${JSON.stringify(t.name)}: ${e.message}`, {
           file: pathname,
           tensor: t.name,

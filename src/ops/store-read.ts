@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { StoreError } from '../errors.js';
 import type { FrameEntry, ManifestTensor, ObjectRef } from '../manifest/manifest.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { concatBytes } from './byte-stream.js';
+import { decodeTensorBytes, type ParentLookup } from './tensor-decode.js';
 
 async function readRefs(store: ObjectStore, refs: readonly ObjectRef[]): Promise<Uint8Array[]> {
   const parts = await Promise.all(refs.map((r) => store.get(r.id)));
@@ -21,23 +21,21 @@ export async function readTensorFromStore(
   store: ObjectStore,
   tensor: ManifestTensor,
   path: string,
+  /** Parent versions (from the tensor's manifest: `parentLookupOf(manifest)`), for update encodings. */
+  parents?: ParentLookup,
 ): Promise<Uint8Array> {
-  if (tensor.encoding.kind !== 'dense') {
-    throw new StoreError(
-      'STORE_CORRUPT',
-      `${path}: tensor ${JSON.stringify(tensor.name)}: unknown encoding "${tensor.encoding.kind}"`,
-      {
-        file: path,
-        tensor: tensor.name,
-      },
-    );
-  }
   let bytes: Uint8Array;
   try {
-    const parts = await readRefs(store, tensor.encoding.refs);
-    bytes = parts.length === 1 ? parts[0]! : concatBytes(parts);
+    bytes = await decodeTensorBytes({
+      store,
+      encoding: tensor.encoding,
+      sizeBytes: tensor.sizeBytes,
+      dtype: tensor.dtype,
+      parents: parents ?? (() => undefined),
+      what: `${path}: tensor ${JSON.stringify(tensor.name)}`,
+    });
   } catch (e) {
-    if (e instanceof StoreError) {
+    if (e instanceof StoreError && !e.message.startsWith(path)) {
       throw new StoreError(e.code, `${path}: tensor ${JSON.stringify(tensor.name)}: ${e.message}`, {
         file: path,
         tensor: tensor.name,
