@@ -22,6 +22,8 @@ export {
   parseManifest,
   printManifest,
 } from './manifest/manifest.js';
+export type { AppliedTensor, ApplyAdapterResult, ExtractedTensor } from './ops/adapter.js';
+export { applyAdapter, extractAdapter } from './ops/adapter.js';
 export type { DiffOptions, FileChange, Side, TensorChange, TensorStats } from './ops/diff.js';
 export { diffVersions } from './ops/diff.js';
 export type { FilterProcessOptions } from './ops/filter-process.js';

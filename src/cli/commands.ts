@@ -1,5 +1,6 @@
 // The table of every CLI command; main.ts parses against it and --help renders it.
 
+import { adapterCommand } from './adapter.js';
 import type { CommandSpec } from './command.js';
 import { diffCommand } from './diff.js';
 import { filterProcessCommand } from './filter-process.js';
@@ -19,6 +20,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   logCommand,
   diffCommand,
   inspectCommand,
+  adapterCommand,
   duCommand,
   fsckCommand,
   gcCommand,

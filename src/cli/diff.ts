@@ -31,7 +31,7 @@ export function describeChanges(files: readonly FileChange[], withStats: boolean
               t.shape ? `${shape(t.shape.before)}→${shape(t.shape.after)}` : '',
             ]
               .filter(Boolean)
-              .join(' ') || 'values'
+              .join(' ') || (t.storedAs ? `values, stored as ${t.storedAs}` : 'values')
           : `${t.dtype?.before ?? t.dtype?.after ?? ''} ${shape(t.shape?.before ?? t.shape?.after)}`;
       const row = [`  ${t.change === 'added' ? '+' : t.change === 'removed' ? '-' : '~'} ${t.name}`, what];
       if (withStats) {

@@ -40,10 +40,17 @@ export const logCommand: CommandSpec = {
     const parts = commits.map(
       (c) =>
         `commit ${c.commit}\nAuthor: ${c.author}\nDate:   ${c.date}\n\n    ${c.subject}\n\n` +
-        `store +${formatBytes(c.storedBytesAdded)} (models at this commit: ${formatBytes(c.logicalBytes)})\n` +
+        `store +${formatBytes(c.storedBytesAdded)}${describeGrowth(c.storedBytesByEncoding)} (models at this commit: ${formatBytes(c.logicalBytes)})\n` +
         describeChanges(c.files, false),
     );
     await writeOut(io.stdout, parts.join('\n'));
     return 0;
   },
 };
+
+/** " (dense 1.0 MiB, delta 2.0 KiB)" when more than one kind of storage grew; "" otherwise. */
+export function describeGrowth(byEncoding: Record<string, number>): string {
+  const parts = Object.entries(byEncoding).filter(([, n]) => n > 0);
+  if (parts.length === 0 || (parts.length === 1 && parts[0]![0] === 'dense')) return '';
+  return ` (${parts.map(([k, n]) => `${k === 'lowrank' ? 'low-rank' : k} ${formatBytes(n)}`).join(', ')})`;
+}

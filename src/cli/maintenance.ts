@@ -23,12 +23,16 @@ export const duCommand: CommandSpec = {
     let text = `${formatBytes(total.storedBytes)} stored in ${total.objects} objects (${formatBytes(total.logicalBytes)} decoded)\n`;
     if (commits) {
       text += `\n${renderTable(
-        ['commit', '>models', '>stored', '>objects', 'subject'],
+        ['commit', '>models', '>stored', '>objects', 'stored as', 'subject'],
         commits.map((c) => [
           c.commit.slice(0, 10),
           formatBytes(c.logicalBytes),
           formatBytes(c.storedBytes),
           String(c.objects),
+          Object.entries(c.byEncoding)
+            .filter(([, n]) => n > 0)
+            .map(([k, n]) => `${k} ${formatBytes(n)}`)
+            .join(', '),
           c.subject,
         ]),
       )}`;

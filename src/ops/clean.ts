@@ -6,14 +6,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  countChangedElements,
-  type EncodedUpdate,
-  encodeDelta,
-  encodeLowRank,
-  isPredictableDtype,
-  xorInto,
-} from '../encode/update-encoding.js';
+import { type EncodedUpdate, encodeDelta, encodeLowRank, isPredictableDtype } from '../encode/update-encoding.js';
 import { FormatError, StoreError } from '../errors.js';
 import type { Checkpoint } from '../formats/format-module.js';
 import { detectFormat } from '../formats/registry.js';
@@ -83,6 +76,8 @@ export interface CleanOptions {
   previous?: Manifest;
   /** Longest chain of parent links an encoding may need (a dense keyframe is stored instead). Default 8. */
   maxChain?: number;
+  /** Test every changed matrix for a low-rank change (default true; `[encoding] auto_low_rank = false` turns it off). */
+  autoLowRank?: boolean;
 }
 
 /** Default for `[encoding] max_chain`: decoding a version never follows more parent links than this. */
@@ -92,8 +87,6 @@ const MIN_UPDATE_BYTES = 256;
 /** Rank limit of the automatic low-rank test, and the share of the change's energy it must capture. */
 const AUTO_MAX_RANK = 64;
 const AUTO_LOW_RANK_ENERGY = 0.99;
-/** A change touching fewer elements than this fraction is sparse, never low-rank (skip the rank test). */
-const LOW_RANK_MIN_CHANGED = 0.5;
 
 export interface CleanResult {
   /** The manifest text (or the input itself when it already was a manifest). */
@@ -175,6 +168,7 @@ class Cleaner {
     private readonly recycle?: (buffer: ArrayBuffer) => void,
     previous?: Manifest,
     maxChain?: number,
+    private readonly autoLowRank = true,
   ) {
     for (const t of previous?.tensors ?? []) this.previousByName.set(t.name, t);
     this.previousParents = previous ? parentLookupOf(previous) : () => undefined;
@@ -389,7 +383,9 @@ class Cleaner {
     if (createHash('sha256').update(parent).digest('hex') !== prev.contentId) return false;
     const target = pieces.length === 1 ? pieces[0]! : concatBytes(pieces);
     let update = encodeDelta({ parent, target, dtype: tensor.dtype });
-    const lowRank = this.tryLowRank(tensor, parent, target);
+    // A sparse change is never low-rank enough to beat its sparse patch: test only changes touching most entries.
+    const lowRank =
+      this.autoLowRank && update.params.patch === 'xor' ? this.tryLowRank(tensor, parent, target) : undefined;
     if (lowRank && storedSizeOf(lowRank) < storedSizeOf(update)) update = lowRank;
     // Parameters in a fixed order (the manifest must be deterministic); reference lists are filled in as stored.
     const params: Record<string, string> = { parent: prev.contentId, depth: String(depth), ...update.params };
@@ -404,28 +400,40 @@ class Cleaner {
     return true;
   }
 
-  /** A low-rank + residual encoding when the change's energy is captured by a small rank; else undefined. */
+  /**
+   * A low-rank + residual encoding when the change's energy is captured by a small rank; else undefined. The test
+   * looks at a sample of rows first (cheap), and decodes the whole change only when the sample is low-rank.
+   */
   private tryLowRank(tensor: ManifestTensor, parent: Uint8Array, target: Uint8Array): EncodedUpdate | undefined {
     const [rows, cols] = tensor.shape;
     if (tensor.shape.length !== 2 || rows === undefined || cols === undefined || rows < 16 || cols < 16)
       return undefined;
     if (!isPredictableDtype(tensor.dtype)) return undefined;
-    const width = dtypeSize(tensor.dtype);
-    const xor = new Uint8Array(target);
-    xorInto(xor, parent);
-    if (countChangedElements(xor, width) < LOW_RANK_MIN_CHANGED * (rows * cols)) return undefined;
-    const delta = decodeToF32(tensor.dtype, target);
-    const before = decodeToF32(tensor.dtype, parent);
-    for (let i = 0; i < delta.length; i++) delta[i] = delta[i]! - before[i]!;
-    if (!delta.every(Number.isFinite)) return undefined;
-    const rank = estimateLowRank({
-      matrix: delta,
-      rows,
+    const rowBytes = cols * dtypeSize(tensor.dtype);
+    const sample = Math.min(rows, AUTO_MAX_RANK + 32);
+    const sampled = new Float32Array(sample * cols);
+    const before = new Float32Array(cols);
+    for (let i = 0; i < sample; i++) {
+      const r = Math.floor((i * rows) / sample);
+      const row = sampled.subarray(i * cols, (i + 1) * cols);
+      decodeToF32(tensor.dtype, target.subarray(r * rowBytes, (r + 1) * rowBytes), row);
+      decodeToF32(tensor.dtype, parent.subarray(r * rowBytes, (r + 1) * rowBytes), before);
+      for (let c = 0; c < cols; c++) row[c] = row[c]! - before[c]!;
+    }
+    const estimate = estimateLowRank({
+      matrix: sampled,
+      rows: sample,
       cols,
       maxRank: AUTO_MAX_RANK,
       energy: AUTO_LOW_RANK_ENERGY,
+      sampleRows: sample,
     });
-    if (rank === undefined || rank * 4 > Math.min(rows, cols)) return undefined;
+    if (estimate === undefined || estimate * 4 > Math.min(rows, cols)) return undefined;
+    const delta = decodeToF32(tensor.dtype, target);
+    const all = decodeToF32(tensor.dtype, parent);
+    for (let i = 0; i < delta.length; i++) delta[i] = delta[i]! - all[i]!;
+    for (let i = 0; i < delta.length; i++) if (!Number.isFinite(delta[i]!)) return undefined;
+    const rank = estimate;
     const f = randomizedSvd({ matrix: delta, rows, cols, rank, powerIterations: 1 });
     return encodeLowRank({
       parent,
@@ -581,8 +589,9 @@ async function cleanCheckpointStream(
   recycle?: (buffer: ArrayBuffer) => void,
   previous?: Manifest,
   maxChain?: number,
+  autoLowRank?: boolean,
 ): Promise<{ manifest: Manifest; storedBytes: number }> {
-  const cleaner = new Cleaner(repo, recycle, previous, maxChain);
+  const cleaner = new Cleaner(repo, recycle, previous, maxChain, autoLowRank);
   const tensors: ManifestTensor[] = [];
   const frameParts: Uint8Array[] = [];
   let at = 0;
@@ -685,6 +694,7 @@ export async function cleanFile(options: CleanOptions): Promise<CleanResult> {
         options.recycle,
         options.previous,
         options.maxChain,
+        options.autoLowRank,
       );
     } else if (spool) result = await cleanSpooled(options, stream, module);
   } else if (module) {
@@ -731,6 +741,7 @@ async function cleanSpooled(
             undefined,
             options.previous,
             options.maxChain,
+            options.autoLowRank,
           )
         : await cleanOpaque(options.repo, fromFile());
     } finally {

@@ -3,6 +3,7 @@
 
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { describeEncoding } from '../encode/update-encoding.js';
 import type { Checkpoint } from '../formats/format-module.js';
 import type { Manifest, ManifestTensor } from '../manifest/manifest.js';
 import { decodeToF32 } from '../tensor/convert.js';
@@ -20,7 +21,8 @@ export interface FileVersion {
   path: string;
   format: string;
   sizeBytes: number;
-  tensors: Pick<ManifestTensor, 'name' | 'dtype' | 'shape' | 'contentId'>[];
+  tensors: (Pick<ManifestTensor, 'name' | 'dtype' | 'shape' | 'contentId'> &
+    Partial<Pick<ManifestTensor, 'encoding' | 'sizeBytes'>>)[];
   /** Loads a tensor's bytes (for --stat). */
   load(name: string): Promise<Uint8Array>;
   /** SHA-256 of the frame bytes: header and metadata changes show here. */
@@ -45,6 +47,8 @@ export interface TensorChange {
   dtype?: { before?: Dtype; after?: Dtype };
   shape?: { before?: number[]; after?: number[] };
   stats?: TensorStats;
+  /** How the new version is stored, when it comes from the store: "low-rank r=8", "delta, 2.10% of entries changed". */
+  storedAs?: string;
 }
 
 export interface FileChange {
@@ -203,6 +207,14 @@ export async function diffFile(
     }
     if (old.contentId === t.contentId && old.dtype === t.dtype && shapeEq(old.shape, t.shape)) continue;
     const c: TensorChange = { name: t.name, change: 'changed' };
+    if (t.encoding && t.sizeBytes !== undefined) {
+      c.storedAs = describeEncoding({
+        kind: t.encoding.kind,
+        params: t.encoding.params,
+        sizeBytes: t.sizeBytes,
+        dtype: t.dtype,
+      });
+    }
     if (old.dtype !== t.dtype) c.dtype = { before: old.dtype, after: t.dtype };
     if (!shapeEq(old.shape, t.shape)) c.shape = { before: old.shape, after: t.shape };
     if (options.stat && !c.dtype && !c.shape && before && after) {

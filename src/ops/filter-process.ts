@@ -80,8 +80,11 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
     return undefined;
   };
   let maxChain = DEFAULT_MAX_CHAIN;
+  let autoLowRank = true;
   try {
-    maxChain = resolveMaxChain(await readWeftConfig({ topLevel: repo.topLevel }));
+    const config = await readWeftConfig({ topLevel: repo.topLevel });
+    maxChain = resolveMaxChain(config);
+    autoLowRank = configTable(config, 'encoding', '[encoding]')?.auto_low_rank !== false;
   } catch (e) {
     // A bad setting must not stop checkouts: say so and use the default.
     if (!(e instanceof UsageError)) throw e;
@@ -103,6 +106,7 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
         const result = await cleanFile({
           ...(previous ? { previous } : {}),
           maxChain,
+          autoLowRank,
           repo,
           pathname: request.pathname,
           content: request.content,

@@ -2,7 +2,7 @@
 // changed, with their encodings) and how many bytes the commit added to the store. Manifests only.
 
 import { runGit } from '../git/run-git.js';
-import { listManifestRefs, type Manifest } from '../manifest/manifest.js';
+import { listEncodingRefs, type Manifest } from '../manifest/manifest.js';
 import type { ObjectId } from '../store/object-codec.js';
 import { diffFile, type FileChange, type FileVersion } from './diff.js';
 import { listTrackedManifests } from './git-manifests.js';
@@ -17,6 +17,8 @@ export interface CommitSummary {
   files: FileChange[];
   /** Bytes of store objects first named by this commit (no earlier commit in history order names them). */
   storedBytesAdded: number;
+  /** `storedBytesAdded` split by what stores it: "frame", "dense", "delta", "lowrank", "scale". */
+  storedBytesByEncoding: Record<string, number>;
   /** Sum of the sizes of the tracked files at this commit (what a whole-file store would hold for it). */
   logicalBytes: number;
 }
@@ -34,10 +36,16 @@ function versionOf(path: string, manifest: Manifest): FileVersion {
   };
 }
 
-function objectIds(manifests: Map<string, Manifest>): Set<string> {
-  const ids = new Set<string>();
+/** Every object the manifests name, with what names it first: "frame" or a tensor encoding kind. */
+function objectIds(manifests: Map<string, Manifest>): Map<string, string> {
+  const ids = new Map<string, string>();
+  const add = (id: string, kind: string) => {
+    if (!ids.has(id)) ids.set(id, kind);
+  };
   for (const m of manifests.values()) {
-    for (const r of listManifestRefs(m)) ids.add(r.id);
+    for (const f of m.frames) for (const r of f.refs) add(r.id, 'frame');
+    for (const t of m.tensors) for (const r of listEncodingRefs(t.encoding)) add(r.id, t.encoding.kind);
+    for (const p of m.parents ?? []) for (const r of listEncodingRefs(p.encoding)) add(r.id, p.encoding.kind);
   }
   return ids;
 }
@@ -112,7 +120,13 @@ export async function logHistory(options: LogOptions): Promise<CommitSummary[]> 
     }
     if (files.length === 0 && !options.all) continue;
     const g = growth.get(c.commit);
-    out.push({ ...c, files, storedBytesAdded: g?.storedBytes ?? 0, logicalBytes: g?.logicalBytes ?? 0 });
+    out.push({
+      ...c,
+      files,
+      storedBytesAdded: g?.storedBytes ?? 0,
+      storedBytesByEncoding: g?.byEncoding ?? {},
+      logicalBytes: g?.logicalBytes ?? 0,
+    });
     if (options.maxCount !== undefined && out.length >= options.maxCount) break;
   }
   return out;
@@ -127,6 +141,8 @@ export interface CommitGrowth {
   storedBytes: number;
   /** Objects first named by this commit. */
   objects: number;
+  /** `storedBytes` split by what named each object first: "frame", "dense", "delta", "lowrank", "scale". */
+  byEncoding: Record<string, number>;
 }
 
 /** Store growth per commit of `rev`'s history, oldest first: what each commit cost to store. */
@@ -150,13 +166,22 @@ export async function storeGrowthByCommit(options: {
     if (!rec.trim()) continue;
     const [commit, subject] = rec.replace(/^\n/, '').split('\x1f');
     const manifests = await manifestsAt(repo, commit!, [], cache);
-    const g: CommitGrowth = { commit: commit!, subject: subject ?? '', logicalBytes: 0, storedBytes: 0, objects: 0 };
+    const g: CommitGrowth = {
+      commit: commit!,
+      subject: subject ?? '',
+      logicalBytes: 0,
+      storedBytes: 0,
+      objects: 0,
+      byEncoding: {},
+    };
     for (const m of manifests.values()) g.logicalBytes += m.sizeBytes;
-    for (const id of objectIds(manifests)) {
+    for (const [id, kind] of objectIds(manifests)) {
       if (seen.has(id)) continue;
       seen.add(id);
       g.objects++;
-      g.storedBytes += (await repo.store.statObject(id as ObjectId))?.storedBytes ?? 0;
+      const bytes = (await repo.store.statObject(id as ObjectId))?.storedBytes ?? 0;
+      g.storedBytes += bytes;
+      g.byEncoding[kind] = (g.byEncoding[kind] ?? 0) + bytes;
     }
     out.push(g);
   }
