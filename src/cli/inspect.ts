@@ -42,7 +42,12 @@ export const inspectCommand: CommandSpec = {
     const headers = ['name', 'dtype', 'shape', '>size'];
     if (values.hash) headers.push('sha256');
     const rows = result.tensors.map((t) => {
-      const row = [t.name, t.dtype, `[${t.shape.join(', ')}]`, formatBytes(t.sizeBytes)];
+      const row = [
+        t.name,
+        t.storedType ? `${t.storedType} (as ${t.dtype})` : t.dtype,
+        `[${(t.storedShape ?? t.shape).join(', ')}]`,
+        formatBytes(t.sizeBytes),
+      ];
       if (values.hash) row.push(t.sha256 ?? '');
       return row;
     });

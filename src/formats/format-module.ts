@@ -38,6 +38,13 @@ export interface TensorView {
   strides?: readonly number[];
   /** Byte order of the stored elements; little-endian when absent. */
   byteOrder?: 'little' | 'big';
+  /**
+   * The format's own element type when `dtype` only stands in for it: the values are opaque bytes (dtype U8, shape
+   * [bytes]), e.g. a GGUF `Q4_K` tensor or an ONNX `FLOAT8E4M3FNUZ` one. Absent when `dtype` is the real type.
+   */
+  storedType?: string;
+  /** The logical shape (row-major) of a tensor with `storedType`, in elements of that type. */
+  storedShape?: readonly number[];
 }
 
 /** A parsed checkpoint file: what it is, its metadata, and where its tensors are. */
@@ -58,7 +65,7 @@ export interface ParseOptions {
 /** One checkpoint format. Shared code never branches on a format's name: each answers through this. */
 export interface FormatModule {
   readonly name: string;
-  /** True when the first bytes (up to 64, fewer if the file is shorter) look like this format. */
+  /** True when the first bytes (up to 512, fewer if the file is shorter) look like this format. */
   detect(head: Uint8Array, sizeBytes: number): boolean;
   /** Parses untrusted bytes; throws FormatError naming the file, the tensor, the value and the limit. */
   parse(source: ByteSource, options: ParseOptions): Promise<Checkpoint>;

@@ -2,13 +2,25 @@
 // answers detect() for itself. Pure: callers supply the first bytes and the size.
 
 import type { FormatModule } from './format-module.js';
+import { ggufModule } from './gguf/gguf-module.js';
+import { npyModule } from './numpy/npy-module.js';
+import { npzModule } from './numpy/npz-module.js';
+import { onnxModule } from './onnx/onnx-module.js';
+import { pytorchModule } from './pytorch/pytorch-module.js';
 import { safetensorsModule } from './safetensors/safetensors-module.js';
 
 /** How many leading bytes `detectFormat` looks at (the `head` promised by `FormatModule.detect`). */
-export const DETECT_HEAD_BYTES = 64;
+export const DETECT_HEAD_BYTES = 512;
 
 /** Every format module, tried in this order by `detectFormat`. */
-export const FORMAT_MODULES: readonly FormatModule[] = [safetensorsModule];
+export const FORMAT_MODULES: readonly FormatModule[] = [
+  safetensorsModule,
+  ggufModule,
+  pytorchModule,
+  npzModule,
+  npyModule,
+  onnxModule,
+];
 
 /**
  * The first format module that recognises a file from its first bytes and its size, or `undefined` (treat the file

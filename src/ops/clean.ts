@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { type EncodedUpdate, encodeDelta, encodeLowRank, isPredictableDtype } from '../encode/update-encoding.js';
 import { FormatError, StoreError } from '../errors.js';
 import type { Checkpoint } from '../formats/format-module.js';
-import { detectFormat } from '../formats/registry.js';
+import { DETECT_HEAD_BYTES, detectFormat } from '../formats/registry.js';
 import {
   type ContentId,
   type FrameEntry,
@@ -37,6 +37,7 @@ import { openFileSource, streamRange } from './file-source.js';
 import { beginTensorHash } from './hash-pool.js';
 import { NeedsWholeFile, PrefixSource, StreamShorterThanSize } from './prefix-source.js';
 import type { Repo } from './repo.js';
+import { findSiblingFormat } from './sibling-formats.js';
 import {
   chainDepthOf,
   decodeTensorBytes,
@@ -657,7 +658,7 @@ async function cleanOpaque(repo: Repo, stream: ByteStream): Promise<{ manifest: 
 export async function cleanFile(options: CleanOptions): Promise<CleanResult> {
   const { repo, pathname } = options;
   const stream = new ByteStream(options.content);
-  const head = await stream.read(64);
+  const head = await stream.read(DETECT_HEAD_BYTES);
   stream.unshift(head);
   if (looksLikeManifest(head)) {
     const text = await stream.read(MAX_MANIFEST_BYTES + 1);
@@ -671,7 +672,9 @@ export async function cleanFile(options: CleanOptions): Promise<CleanResult> {
     }
     stream.unshift(text);
   }
-  const module = detectFormat(head, options.sizeHint ?? Number.MAX_SAFE_INTEGER);
+  const module =
+    detectFormat(head, options.sizeHint ?? Number.MAX_SAFE_INTEGER) ??
+    (await findSiblingFormat({ topLevel: repo.topLevel, pathname }));
   let result: { manifest: Manifest; storedBytes: number } | undefined;
   if (module && options.sizeHint !== undefined) {
     const prefix = new PrefixSource(stream, options.sizeHint, PREFIX_LIMIT_BYTES);

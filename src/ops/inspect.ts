@@ -3,6 +3,7 @@
 
 import { UsageError } from '../errors.js';
 import { dtypeSize } from '../tensor/dtype.js';
+import { findTfjsModelJson, inspectTfjsModel } from './inspect-tfjs.js';
 import { displayName, listCheckpointFiles, openCheckpointFile } from './open-checkpoint.js';
 import { hashTensor } from './read-tensor.js';
 
@@ -15,6 +16,10 @@ export interface InspectedTensor {
   sha256?: string;
   /** The shard holding the tensor, for a folder. */
   file?: string;
+  /** The format's own element type when `dtype` stands in for it (GGUF `Q4_K`: opaque U8 blocks). */
+  storedType?: string;
+  /** The logical shape of a tensor with `storedType`. */
+  storedShape?: number[];
 }
 
 export interface InspectResult {
@@ -38,6 +43,8 @@ export interface InspectOptions {
  * @example const { tensors } = await inspectCheckpoint({ path: 'model.safetensors', hash: true });
  */
 export async function inspectCheckpoint(options: InspectOptions): Promise<InspectResult> {
+  const modelJson = await findTfjsModelJson(options.path);
+  if (modelJson) return inspectTfjsModel({ ...options, path: modelJson });
   const files = await listCheckpointFiles(options.path);
   const opened = [];
   try {
@@ -65,6 +72,8 @@ export async function inspectCheckpoint(options: InspectOptions): Promise<Inspec
         for (const d of view.shape) numel *= d;
         const sizeBytes = numel * dtypeSize(view.dtype);
         const t: InspectedTensor = { name: view.name, dtype: view.dtype, shape: [...view.shape], sizeBytes };
+        if (view.storedType !== undefined) t.storedType = view.storedType;
+        if (view.storedShape !== undefined) t.storedShape = [...view.storedShape];
         if (files.length > 1) t.file = displayName(options.path, source.path);
         result.tensors.push(t);
         result.totalBytes += sizeBytes;

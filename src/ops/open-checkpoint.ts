@@ -2,15 +2,15 @@
 // its magic bytes select. The caller closes what it opens.
 
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { FormatError, UsageError } from '../errors.js';
 import type { Checkpoint, FormatModule } from '../formats/format-module.js';
-import { detectFormat } from '../formats/registry.js';
+import { DETECT_HEAD_BYTES, detectFormat } from '../formats/registry.js';
 import { parseShardIndex } from '../formats/safetensors/shard-index.js';
 import { type FileSource, openFileSource } from './file-source.js';
+import { findSiblingFormat } from './sibling-formats.js';
 
 /** Bytes read to detect a format. */
-const DETECT_BYTES = 64;
 /** A shard index is small JSON; a bigger one is hostile or not an index (CWE-770). */
 const MAX_INDEX_BYTES = 64 * 1024 * 1024;
 
@@ -20,10 +20,16 @@ export interface OpenedFile {
   checkpoint: Checkpoint;
 }
 
-/** Reads the first bytes of a source and picks the format module, or undefined when none matches. */
+/**
+ * Reads the first bytes of a source and picks the format module; for a file with no structure of its own, the format
+ * a sibling file describes (a TF.js shard listed by a model.json, ONNX external data named by a model); else undefined.
+ */
 export async function detectSourceFormat(source: FileSource): Promise<FormatModule | undefined> {
-  const head = await source.read(0, Math.min(DETECT_BYTES, source.sizeBytes));
-  return detectFormat(head, source.sizeBytes);
+  const head = await source.read(0, Math.min(DETECT_HEAD_BYTES, source.sizeBytes));
+  return (
+    detectFormat(head, source.sizeBytes) ??
+    (await findSiblingFormat({ topLevel: dirname(source.path), pathname: basename(source.path) }))
+  );
 }
 
 /** Opens and parses one checkpoint file. Throws FormatError FORMAT_UNKNOWN when no module recognises it. */
