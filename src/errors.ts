@@ -25,7 +25,7 @@ export type GitErrorCode = 'GIT_FAILED' | 'GIT_PROTOCOL' | 'GIT_NOT_A_REPO';
 export type RemoteErrorCode = 'REMOTE_UNREACHABLE' | 'REMOTE_AUTH' | 'REMOTE_REJECTED' | 'REMOTE_MISSING';
 
 /** The user asked for something that cannot be done as asked. */
-export type UsageErrorCode = 'USAGE' | 'USAGE_NOT_FOUND' | 'CONFIG_INVALID';
+export type UsageErrorCode = 'USAGE' | 'USAGE_NOT_FOUND' | 'CONFIG_INVALID' | 'EVALUATOR_FAILED';
 
 export type ErrorCode = FormatErrorCode | StoreErrorCode | GitErrorCode | RemoteErrorCode | UsageErrorCode;
 

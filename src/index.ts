@@ -24,6 +24,8 @@ export {
 } from './manifest/manifest.js';
 export type { AppliedTensor, ApplyAdapterResult, ExtractedTensor } from './ops/adapter.js';
 export { applyAdapter, extractAdapter } from './ops/adapter.js';
+export type { EvalProgress, EvalResult, EvalSuiteResult, GateReport } from './ops/evaluate.js';
+export { evaluateRevision, gateCandidate, readWeftNote, WEFT_NOTES_REF } from './ops/evaluate.js';
 export type { DiffOptions, FileChange, Side, TensorChange, TensorStats } from './ops/diff.js';
 export { diffVersions } from './ops/diff.js';
 export type { FilterProcessOptions } from './ops/filter-process.js';

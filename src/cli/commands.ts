@@ -3,7 +3,9 @@
 import { adapterCommand } from './adapter.js';
 import type { CommandSpec } from './command.js';
 import { diffCommand } from './diff.js';
+import { evalCommand } from './eval.js';
 import { filterProcessCommand } from './filter-process.js';
+import { gateCommand } from './gate.js';
 import { initCommand } from './init.js';
 import { inspectCommand } from './inspect.js';
 import { logCommand } from './log.js';
@@ -20,6 +22,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   logCommand,
   diffCommand,
   inspectCommand,
+  evalCommand,
+  gateCommand,
   adapterCommand,
   duCommand,
   fsckCommand,

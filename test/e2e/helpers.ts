@@ -7,7 +7,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+/** The built CLI; WEFT_TEST_CLI points the tests at another build (a helper's private `tsc --outDir`). */
+export const CLI = process.env.WEFT_TEST_CLI ?? join(ROOT, 'dist', 'cli', 'main.js');
 export const FIXTURES = join(ROOT, '..', 'shared', 'fixtures');
 export const DIGITS = join(FIXTURES, 'digits');
 

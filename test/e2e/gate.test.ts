@@ -1,0 +1,251 @@
+// The gate end to end (issue 8): real git, the built CLI, and an evaluator written for this test that runs the
+// digits MLP (Linear-ReLU-Linear-ReLU-Linear on digits.npz) on WEFT_MODEL and scores 1 per correct prediction.
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildSafetensors, cleanupTemps, DIGITS, git, newRepo, weft } from './helpers.js';
+
+afterAll(cleanupTemps);
+
+/** The evaluator: reads digits.npz (a zip of stored .npy files) and the safetensors at WEFT_MODEL. */
+const EVALUATOR = String.raw`
+import { appendFileSync, readFileSync } from 'node:fs';
+appendFileSync('eval/calls.log', process.env.WEFT_MODEL + '\n');
+function npz(path) {
+  const b = readFileSync(path), out = {};
+  for (let o = 0; b.readUInt32LE(o) === 0x04034b50; ) {
+    const size = b.readUInt32LE(o + 18), nameLen = b.readUInt16LE(o + 26), extraLen = b.readUInt16LE(o + 28);
+    const name = b.toString('latin1', o + 30, o + 30 + nameLen).replace(/\.npy$/, '');
+    const data = b.subarray(o + 30 + nameLen + extraLen, o + 30 + nameLen + extraLen + size);
+    const headerLen = data.readUInt16LE(8);
+    const header = data.toString('latin1', 10, 10 + headerLen);
+    out[name] = { dtype: /'descr': '([^']+)'/.exec(header)[1], body: data.subarray(10 + headerLen) };
+    o += 30 + nameLen + extraLen + size;
+  }
+  return out;
+}
+function safetensors(path) {
+  const b = readFileSync(path), n = Number(b.readBigUInt64LE(0)), header = JSON.parse(b.toString('utf8', 8, 8 + n)), out = {};
+  for (const [k, v] of Object.entries(header)) {
+    if (k === '__metadata__') continue;
+    const bytes = b.subarray(8 + n + v.data_offsets[0], 8 + n + v.data_offsets[1]);
+    out[k] = new Float32Array(new Uint8Array(bytes).buffer);
+  }
+  return out;
+}
+function linear(x, w, bias, outN, relu) {
+  const inN = x.length, y = new Float32Array(outN);
+  for (let o = 0; o < outN; o++) {
+    let s = bias[o];
+    for (let i = 0; i < inN; i++) s += w[o * inN + i] * x[i];
+    y[o] = relu && s < 0 ? 0 : s;
+  }
+  return y;
+}
+const data = npz('eval/digits.npz'), w = safetensors(process.env.WEFT_MODEL);
+const X = data.X_test.body, y = new BigInt64Array(new Uint8Array(data.y_test.body).buffer);
+for (const line of readFileSync(process.env.WEFT_EXAMPLES, 'utf8').split('\n')) {
+  if (!line) continue;
+  const i = Number(line), x = new Float32Array(64);
+  for (let j = 0; j < 64; j++) x[j] = X[i * 64 + j] / 16;
+  const h1 = linear(x, w['fc1.weight'], w['fc1.bias'], 128, true);
+  const h2 = linear(h1, w['fc2.weight'], w['fc2.bias'], 64, true);
+  const o = linear(h2, w['fc3.weight'], w['fc3.bias'], 10, false);
+  let best = 0;
+  for (let k = 1; k < 10; k++) if (o[k] > o[best]) best = k;
+  console.log(JSON.stringify({ id: line, score: BigInt(best) === y[i] ? 1 : 0 }));
+}
+`;
+
+const CONFIG = `[gate]
+alpha = 0.05
+batch = 32
+seed = 1
+
+[[gate.suites]]
+name = "digits"
+command = "node eval/digits.mjs"
+examples = 540
+score_range = [0, 1]
+role = "target"
+min_improvement = 0.0
+`;
+
+/** Tensors of a safetensors file as name → {shape, values} (F32 only), in file order. */
+function readF32(path: string): { name: string; shape: number[]; values: Float32Array }[] {
+  const b = readFileSync(path);
+  const n = Number(b.readBigUInt64LE(0));
+  const header = JSON.parse(b.toString('utf8', 8, 8 + n)) as Record<
+    string,
+    { shape: number[]; data_offsets: [number, number] }
+  >;
+  return Object.entries(header)
+    .filter(([k]) => k !== '__metadata__')
+    .sort((a, c) => a[1].data_offsets[0] - c[1].data_offsets[0])
+    .map(([name, v]) => ({
+      name,
+      shape: v.shape,
+      values: new Float32Array(new Uint8Array(b.subarray(8 + n + v.data_offsets[0], 8 + n + v.data_offsets[1])).buffer),
+    }));
+}
+
+/** Task arithmetic in float32: base + (ft_low − base) + (ft_high − base). */
+function taskArithmetic(): Uint8Array {
+  const base = readF32(join(DIGITS, 'base.safetensors'));
+  const low = readF32(join(DIGITS, 'ft_low.safetensors'));
+  const high = readF32(join(DIGITS, 'ft_high.safetensors'));
+  const f = Math.fround;
+  return buildSafetensors(
+    base.map((t) => ({ name: t.name, shape: t.shape })),
+    (k, i) => {
+      const b = base[k]!.values[i]!;
+      return f(f(b + f(low[k]!.values[i]! - b)) + f(high[k]!.values[i]! - b));
+    },
+  );
+}
+
+function commitModel(repo: string, bytes: Uint8Array | string, message: string): string {
+  if (typeof bytes === 'string') copyFileSync(bytes, join(repo, 'model.safetensors'));
+  else writeFileSync(join(repo, 'model.safetensors'), bytes);
+  git(repo, ['add', 'model.safetensors']);
+  git(repo, ['commit', '-qm', message]);
+  git(repo, ['tag', message]);
+  return git(repo, ['rev-parse', 'HEAD']).stdout.trim();
+}
+
+function calls(repo: string): number {
+  const log = join(repo, 'eval', 'calls.log');
+  return existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).length : 0;
+}
+
+function note(repo: string, rev: string): Record<string, unknown> {
+  return JSON.parse(git(repo, ['notes', '--ref', 'weft', 'show', rev]).stdout) as Record<string, unknown>;
+}
+
+describe('weft gate on the digits models', () => {
+  let repo: string;
+  beforeAll(() => {
+    repo = newRepo();
+    mkdirSync(join(repo, 'eval'));
+    mkdirSync(join(repo, '.weft'), { recursive: true });
+    writeFileSync(join(repo, 'eval', 'digits.mjs'), EVALUATOR);
+    copyFileSync(join(DIGITS, 'digits.npz'), join(repo, 'eval', 'digits.npz'));
+    writeFileSync(join(repo, '.weft', 'config.toml'), CONFIG);
+    writeFileSync(join(repo, '.gitignore'), 'eval/calls.log\n');
+    git(repo, ['add', '.']);
+    git(repo, ['commit', '-qm', 'evaluator']);
+    commitModel(repo, join(DIGITS, 'base.safetensors'), 'base');
+    commitModel(repo, join(DIGITS, 'ft_low.safetensors'), 'low');
+    commitModel(repo, taskArithmetic(), 'merged');
+    commitModel(repo, join(DIGITS, 'noisy.safetensors'), 'noisy');
+  });
+
+  it('accepts the task-arithmetic merge of ft_low and ft_high against ft_low', () => {
+    const r = weft(repo, 'gate', 'merged', '--baseline', 'low', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.decision).toBe('accept');
+    expect(report.suites[0]).toMatchObject({ name: 'digits', decision: 'accept', available: 540 });
+    expect(report.suites[0].lower).toBeGreaterThan(0);
+    expect(r.stderr).toMatch(/weft gate: digits: \d+\/540 examples/);
+    const gates = note(repo, 'merged').gates as { decision: string; baseline: string }[];
+    expect(gates.at(-1)).toMatchObject({ decision: 'accept', baseline: git(repo, ['rev-parse', 'low']).stdout.trim() });
+    // the work tree still holds the checked-out version (noisy) and is clean
+    expect(readFileSync(join(repo, 'model.safetensors'))).toEqual(readFileSync(join(DIGITS, 'noisy.safetensors')));
+    expect(git(repo, ['status', '--porcelain']).stdout).toBe('');
+  });
+
+  it('rejects noisy against base using fewer than half of the 540 examples', () => {
+    const r = weft(repo, 'gate', 'noisy', '--baseline', 'base', '--json');
+    expect(r.code, r.stderr).toBe(1);
+    const report = JSON.parse(r.stdout);
+    expect(report.decision).toBe('reject');
+    expect(report.examplesUsed).toBeLessThan(270);
+    expect((note(repo, 'noisy').gates as { decision: string }[]).at(-1)!.decision).toBe('reject');
+    const text = weft(repo, 'gate', 'noisy', '--baseline', 'base');
+    expect(text.code).toBe(1);
+    expect(text.stdout).toMatch(/^REJECT: noisy/);
+  });
+
+  it('never scores a model twice: re-evaluating the baseline and re-gating cost no evaluator calls', () => {
+    const first = weft(repo, 'eval', 'base', '--json');
+    expect(first.code, first.stderr).toBe(0);
+    const result = JSON.parse(first.stdout);
+    expect(result.suites[0]).toMatchObject({ suite: 'digits', n: 540 });
+    expect(result.suites[0].mean).toBeCloseTo(0.9074074, 6); // expected.json: base accuracy on all 540
+    const before = calls(repo);
+    const again = weft(repo, 'eval', 'base', '--json');
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).suites[0].evaluatorCalls).toBe(0);
+    const gate = weft(repo, 'gate', 'noisy', '--baseline', 'base', '--json');
+    expect(JSON.parse(gate.stdout).evaluatorCalls).toBe(0);
+    expect(calls(repo)).toBe(before);
+    const summary = (
+      note(repo, 'base').eval as Record<string, { mean: number; n: number; lower: number; upper: number }>
+    ).digits!;
+    expect(summary.n).toBe(540);
+    expect(summary.lower).toBeLessThan(summary.mean);
+    expect(summary.upper).toBeGreaterThan(summary.mean);
+  });
+
+  it("runs only the touched modules' targets plus every guard", () => {
+    const scoped = newRepo();
+    mkdirSync(join(scoped, '.weft'));
+    mkdirSync(join(scoped, 'eval'));
+    writeFileSync(
+      join(scoped, 'eval', 'ones.mjs'),
+      "import { readFileSync } from 'node:fs';\n" +
+        "for (const id of readFileSync(process.env.WEFT_EXAMPLES, 'utf8').split('\\n').filter(Boolean)) console.log(JSON.stringify({ id, score: 1 }));\n",
+    );
+    const suiteToml = (name: string, extra: string) =>
+      `[[gate.suites]]\nname = "${name}"\ncommand = "node eval/ones.mjs"\nexamples = 8\n${extra}\n`;
+    writeFileSync(
+      join(scoped, '.weft', 'config.toml'),
+      '[modules.head]\nmatch = ["head.*"]\n[modules.body]\nmatch = ["body.*"]\n[gate]\n' +
+        suiteToml('head', 'modules = ["head"]') +
+        suiteToml('body', 'modules = ["body"]') +
+        suiteToml('guard', 'role = "guard"\ntolerance = 0.5\nmodules = ["body"]'),
+    );
+    git(scoped, ['add', '.']);
+    git(scoped, ['commit', '-qm', 'config']);
+    const tensors = [
+      { name: 'body.w', shape: [4] },
+      { name: 'head.w', shape: [4] },
+    ];
+    commitModel(
+      scoped,
+      buildSafetensors(tensors, (t, i) => t + i),
+      'v1',
+    );
+    commitModel(
+      scoped,
+      buildSafetensors(tensors, (t, i) => (t === 1 ? 10 + i : i)),
+      'v2',
+    );
+    const r = weft(scoped, 'gate', 'v2', '--json');
+    expect(r.code, r.stderr).toBe(1); // equal scores: the head target cannot show an improvement
+    const report = JSON.parse(r.stdout);
+    expect(report.skipped).toEqual(['body']);
+    expect(report.suites.map((s: { name: string }) => s.name)).toEqual(['head', 'guard']);
+    expect(report.baseline.commit).toBe(git(scoped, ['rev-parse', 'v1']).stdout.trim());
+  });
+
+  it('a failing evaluator (crash, wrong ids) stops the gate with a clear error and records nothing', () => {
+    const configPath = join(repo, '.weft', 'config.toml');
+    const suite = (command: string) =>
+      `[gate]\n[[gate.suites]]\nname = "boom"\ncommand = "${command}"\nexamples = 10\n`;
+    try {
+      writeFileSync(configPath, suite("node -e 'process.exit(3)'"));
+      const crash = weft(repo, 'gate', 'low', '--baseline', 'base');
+      expect(crash.code).toBe(2);
+      expect(crash.stderr).toMatch(/suite boom, batch 1 .*exited with code 3/);
+      writeFileSync(configPath, suite("node -e 'console.log(JSON.stringify({ id: 99, score: 1 }))'"));
+      const wrong = weft(repo, 'gate', 'low', '--baseline', 'base');
+      expect(wrong.code).toBe(2);
+      expect(wrong.stderr).toMatch(/suite boom, batch 1 .*output line 1: id "99" was not asked for/);
+      expect(git(repo, ['notes', '--ref', 'weft', 'show', 'low'], { allowFail: true }).code).not.toBe(0);
+    } finally {
+      writeFileSync(configPath, CONFIG);
+    }
+  });
+});
