@@ -22,6 +22,13 @@ export {
   parseManifest,
   printManifest,
 } from './manifest/manifest.js';
+export type { ConflictReport } from './merge/conflict-report.js';
+export { conflictReport } from './merge/conflict-report.js';
+export type { TensorMergeOutcome } from './merge/merge-tensor.js';
+export { mergeTensorWithPolicy } from './merge/merge-tensor.js';
+export type { MergePolicy, ModuleSpec, TensorMerge } from './merge/policy.js';
+export { moduleOf, parseMergePolicy, resolveTensorMerge } from './merge/policy.js';
+export { getMergeMethod, MERGE_METHOD_NAMES, runMerge } from './merge/registry.js';
 export type { AppliedTensor, ApplyAdapterResult, ExtractedTensor } from './ops/adapter.js';
 export { applyAdapter, extractAdapter } from './ops/adapter.js';
 export type { EvalProgress, EvalResult, EvalSuiteResult, GateReport } from './ops/evaluate.js';
@@ -40,6 +47,8 @@ export type { DuResult, FsckProblem, FsckResult, GcResult } from './ops/maintena
 export { diskUsage, fsckRepo, GC_GRACE_MS, gcRepo } from './ops/maintenance.js';
 export type { MergeConflict, MergeDriverResult } from './ops/merge-driver.js';
 export { mergeManifests, runMergeDriver } from './ops/merge-driver.js';
+export type { MergeFilesOptions, MergeFilesResult } from './ops/merge-files.js';
+export { mergeFiles, parseParamArgs, readMergekitConfig } from './ops/merge-files.js';
 export type { Repo } from './ops/repo.js';
 export { openRepo } from './ops/repo.js';
 export type { StatusResult } from './ops/status.js';

@@ -9,6 +9,7 @@ import { gateCommand } from './gate.js';
 import { initCommand } from './init.js';
 import { inspectCommand } from './inspect.js';
 import { logCommand } from './log.js';
+import { mergeFilesCommand } from './merge-files.js';
 import { duCommand, fsckCommand, gcCommand } from './maintenance.js';
 import { mergeDriverCommand, prePushCommand, showManifestCommand } from './plumbing.js';
 import { statusCommand } from './status.js';
@@ -24,6 +25,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   inspectCommand,
   evalCommand,
   gateCommand,
+  mergeFilesCommand,
   adapterCommand,
   duCommand,
   fsckCommand,
