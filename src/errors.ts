@@ -22,7 +22,12 @@ export type StoreErrorCode = 'STORE_MISSING' | 'STORE_CORRUPT' | 'STORE_IO';
 export type GitErrorCode = 'GIT_FAILED' | 'GIT_PROTOCOL' | 'GIT_NOT_A_REPO';
 
 /** Moving objects to or from a remote failed; `retryable` says whether trying again may help. */
-export type RemoteErrorCode = 'REMOTE_UNREACHABLE' | 'REMOTE_AUTH' | 'REMOTE_REJECTED' | 'REMOTE_MISSING';
+export type RemoteErrorCode =
+  | 'REMOTE_UNREACHABLE' // no answer, or a 5xx/429/timeout (retryable)
+  | 'REMOTE_AUTH' // 401/403, no credentials
+  | 'REMOTE_REJECTED' // the remote refused the request or answered nonsense
+  | 'REMOTE_MISSING' // the remote does not hold an object
+  | 'REMOTE_CORRUPT'; // the remote sent bytes that are not the object asked for (wrong hash or bad header)
 
 /** The user asked for something that cannot be done as asked. */
 export type UsageErrorCode = 'USAGE' | 'USAGE_NOT_FOUND' | 'CONFIG_INVALID' | 'EVALUATOR_FAILED';

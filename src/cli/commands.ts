@@ -4,14 +4,17 @@ import { adapterCommand } from './adapter.js';
 import type { CommandSpec } from './command.js';
 import { diffCommand } from './diff.js';
 import { evalCommand } from './eval.js';
+import { fetchCommand, pullCommand } from './fetch.js';
 import { filterProcessCommand } from './filter-process.js';
 import { gateCommand } from './gate.js';
 import { initCommand } from './init.js';
 import { inspectCommand } from './inspect.js';
 import { logCommand } from './log.js';
-import { mergeFilesCommand } from './merge-files.js';
 import { duCommand, fsckCommand, gcCommand } from './maintenance.js';
+import { mergeFilesCommand } from './merge-files.js';
 import { mergeDriverCommand, prePushCommand, showManifestCommand } from './plumbing.js';
+import { pushCommand } from './push.js';
+import { remoteCommand } from './remote.js';
 import { statusCommand } from './status.js';
 import { trackCommand, untrackCommand } from './track.js';
 
@@ -23,13 +26,17 @@ export const COMMANDS: readonly CommandSpec[] = [
   logCommand,
   diffCommand,
   inspectCommand,
-  evalCommand,
-  gateCommand,
   mergeFilesCommand,
   adapterCommand,
+  evalCommand,
+  gateCommand,
   duCommand,
   fsckCommand,
   gcCommand,
+  remoteCommand,
+  pushCommand,
+  fetchCommand,
+  pullCommand,
   filterProcessCommand,
   showManifestCommand,
   mergeDriverCommand,

@@ -2,9 +2,19 @@
 
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { inspectCheckpoint, looksLikeManifest, parseManifest, runMergeDriver, UsageError } from '../index.js';
+import {
+  inspectCheckpoint,
+  looksLikeManifest,
+  openRepo,
+  parseManifest,
+  parsePrePushInput,
+  pushObjects,
+  runMergeDriver,
+  UsageError,
+} from '../index.js';
 import { type CommandSpec, writeOut } from './command.js';
-import { renderTable } from './render.js';
+import { transferProgress } from './push.js';
+import { formatBytes, renderTable } from './render.js';
 
 export const showManifestCommand: CommandSpec = {
   name: 'show-manifest',
@@ -83,15 +93,36 @@ export const mergeDriverCommand: CommandSpec = {
 
 export const prePushCommand: CommandSpec = {
   name: 'pre-push',
-  summary: 'pre-push hook (installed by weft init); uploads nothing yet: remote transports come later',
+  summary: 'pre-push hook (installed by weft init): uploads the objects of the pushed commits',
   usage: '<remote> <url>',
   hidden: true,
   options: {},
-  async run({ io }) {
-    // No Weft remote transport is configured in this version: objects stay local; git pushes the manifests.
-    for await (const _ of io.stdin) {
-      // drain the ref list git sends
+  async run({ io, positionals }) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of io.stdin) chunks.push(Buffer.from(chunk as Uint8Array));
+    if (io.env.WEFT_SKIP_PUSH === '1') {
+      io.stderr.write('weft: WEFT_SKIP_PUSH=1: model objects not pushed\n');
+      return 0;
     }
+    // git passes `<name> <url>`, and the URL as the name when pushing to a URL: either resolves (resolveRemote).
+    const [name] = positionals;
+    if (!name) throw new UsageError('USAGE', 'pre-push needs <remote> <url> (git passes them)');
+    const repo = await openRepo({ cwd: io.cwd });
+    const progress = transferProgress(io, 'weft push');
+    let r: Awaited<ReturnType<typeof pushObjects>>;
+    try {
+      r = await pushObjects({
+        repo,
+        remote: name,
+        pushedRefs: parsePrePushInput(Buffer.concat(chunks).toString('utf8')),
+        env: io.env,
+        onProgress: progress.onProgress,
+      });
+    } finally {
+      progress.end();
+    }
+    if (r.uploaded > 0)
+      io.stderr.write(`weft: sent ${r.uploaded} objects (${formatBytes(r.uploadedBytes)}) to ${r.remote}\n`);
     return 0;
   },
 };

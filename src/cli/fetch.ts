@@ -1,0 +1,89 @@
+// `weft fetch` and `weft pull`: download the objects of commits from a remote, verified; pull also rewrites the
+// tracked files still left as manifests. Imports library modules directly until src/index.ts exports them.
+
+import { fetchObjects, openRepo, pullObjects } from '../index.js';
+import { type CommandSpec, printJson, writeOut } from './command.js';
+import { parseTransfers, transferProgress } from './push.js';
+import { formatBytes } from './render.js';
+
+export const fetchCommand: CommandSpec = {
+  name: 'fetch',
+  summary: 'download the model objects of commits (default HEAD) that the store lacks, verifying each',
+  usage: '[<remote>] [<ref>…] [--transfers <n>] [--json]',
+  details:
+    '<remote> is a Weft remote, else a git remote (its Git LFS endpoint), else a URL; default: origin. Every\n' +
+    'object is checked (SHA-256 and header) before it enters the store; a wrong one is an error naming it.',
+  options: {
+    transfers: { type: 'string', description: '<n> parallel downloads (default 8)' },
+    json: { type: 'boolean', description: 'print the result as JSON' },
+  },
+  async run({ io, values, positionals }) {
+    const [remote, ...refs] = positionals;
+    const repo = await openRepo({ cwd: io.cwd });
+    const progress = transferProgress(io, 'weft fetch');
+    const transfers = parseTransfers(values.transfers);
+    let result: Awaited<ReturnType<typeof fetchObjects>>;
+    try {
+      result = await fetchObjects({
+        repo,
+        ...(remote !== undefined ? { remote } : {}),
+        refs,
+        env: io.env,
+        ...(transfers ? { transfers } : {}),
+        onProgress: progress.onProgress,
+      });
+    } finally {
+      progress.end();
+    }
+    if (values.json) await printJson(io, result);
+    else {
+      await writeOut(
+        io.stdout,
+        `${result.remote}: fetched ${result.downloaded} of ${result.objects} objects (${formatBytes(result.downloadedBytes)})\n`,
+      );
+    }
+    return 0;
+  },
+};
+
+export const pullCommand: CommandSpec = {
+  name: 'pull',
+  summary: 'fetch the model objects of HEAD and write the tracked files still left as manifests',
+  usage: '[<remote>] [<path>…] [--transfers <n>] [--json]',
+  details:
+    'Like `git lfs pull`: it does not run `git pull`. Only files whose work-tree bytes are the committed\n' +
+    'manifest (a clone made with WEFT_SKIP_SMUDGE=1) or that are missing are rewritten; edits are kept.',
+  options: {
+    transfers: { type: 'string', description: '<n> parallel downloads (default 8)' },
+    json: { type: 'boolean', description: 'print the result as JSON' },
+  },
+  async run({ io, values, positionals }) {
+    const [remote, ...rest] = positionals;
+    const paths = rest;
+    const repo = await openRepo({ cwd: io.cwd });
+    const progress = transferProgress(io, 'weft pull');
+    const transfers = parseTransfers(values.transfers);
+    let result: Awaited<ReturnType<typeof pullObjects>>;
+    try {
+      result = await pullObjects({
+        repo,
+        ...(remote !== undefined ? { remote } : {}),
+        paths,
+        env: io.env,
+        ...(transfers ? { transfers } : {}),
+        onProgress: progress.onProgress,
+      });
+    } finally {
+      progress.end();
+    }
+    if (values.json) await printJson(io, result);
+    else {
+      await writeOut(
+        io.stdout,
+        `${result.remote}: fetched ${result.downloaded} of ${result.objects} objects (${formatBytes(result.downloadedBytes)}); ` +
+          `wrote ${result.checkedOut.length} file(s)\n`,
+      );
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,70 @@
+// `weft push`: upload the objects of commits to a remote (the pre-push hook does the same for `git push`).
+// Imports the library module directly until src/index.ts exports it (the lead routes it through index.ts).
+
+import { openRepo, pushObjects, type TransferProgress, UsageError } from '../index.js';
+import { type CliIO, type CommandSpec, printJson, writeOut } from './command.js';
+import { formatBytes, progressReporter } from './render.js';
+
+/** Parses `--transfers`: a positive integer up to 64 (more only floods the remote). */
+export function parseTransfers(value: unknown): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError('USAGE', `--transfers ${value}: expected 1 to 64`);
+  return n;
+}
+
+/** A progress callback drawing bytes, rate and ETA on stderr when it is a terminal. */
+export function transferProgress(io: CliIO, label: string): { onProgress(p: TransferProgress): void; end(): void } {
+  const bar = progressReporter(io, label);
+  return {
+    onProgress: (p) => bar.update(p.doneBytes, p.totalBytes),
+    end: () => bar.end(),
+  };
+}
+
+export const pushCommand: CommandSpec = {
+  name: 'push',
+  summary: 'upload the model objects of commits (default HEAD) that a remote lacks',
+  usage: '[<remote>] [<ref>…] [--all] [--transfers <n>] [--json]',
+  details:
+    '<remote> is a Weft remote (weft remote add), else a git remote (its Git LFS endpoint), else a URL; default:\n' +
+    'origin. Sends only what the remote lacks (checked in batches), 8 transfers at a time; rerun after an\n' +
+    'interruption to send the rest. `git push` does this by itself through the pre-push hook (set\n' +
+    'WEFT_SKIP_PUSH=1 to skip it once).',
+  options: {
+    all: {
+      type: 'boolean',
+      description: "check every object in the commits' history, not only those new since the remote's refs",
+    },
+    transfers: { type: 'string', description: '<n> parallel uploads (default 8)' },
+    json: { type: 'boolean', description: 'print the result as JSON' },
+  },
+  async run({ io, values, positionals }) {
+    const [remote, ...refs] = positionals;
+    const repo = await openRepo({ cwd: io.cwd });
+    const progress = transferProgress(io, 'weft push');
+    const transfers = parseTransfers(values.transfers);
+    let result: Awaited<ReturnType<typeof pushObjects>>;
+    try {
+      result = await pushObjects({
+        repo,
+        ...(remote !== undefined ? { remote } : {}),
+        refs,
+        all: values.all === true,
+        env: io.env,
+        ...(transfers ? { transfers } : {}),
+        onProgress: progress.onProgress,
+      });
+    } finally {
+      progress.end();
+    }
+    if (values.json) await printJson(io, result);
+    else {
+      await writeOut(
+        io.stdout,
+        `${result.remote}: sent ${result.uploaded} of ${result.objects} objects (${formatBytes(result.uploadedBytes)})\n`,
+      );
+    }
+    return 0;
+  },
+};
