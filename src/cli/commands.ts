@@ -15,6 +15,7 @@ import { mergeFilesCommand } from './merge-files.js';
 import { mergeDriverCommand, prePushCommand, showManifestCommand } from './plumbing.js';
 import { pushCommand } from './push.js';
 import { remoteCommand } from './remote.js';
+import { resolveCommand } from './resolve.js';
 import { statusCommand } from './status.js';
 import { trackCommand, untrackCommand } from './track.js';
 
@@ -27,6 +28,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   diffCommand,
   inspectCommand,
   mergeFilesCommand,
+  resolveCommand,
   adapterCommand,
   evalCommand,
   gateCommand,

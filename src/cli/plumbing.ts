@@ -81,7 +81,12 @@ export const mergeDriverCommand: CommandSpec = {
   async run({ io, positionals }) {
     const [base, ours, theirs, path] = positionals;
     if (!base || !ours || !theirs) throw new UsageError('USAGE', 'merge-driver needs %O %A %B [%P]');
-    const r = await runMergeDriver({ base, ours, theirs, path: path ?? ours });
+    const r = await runMergeDriver({ base, ours, theirs, path: path ?? ours, cwd: io.cwd });
+    for (const m of r.merged ?? [])
+      io.stderr.write(`weft: ${path ?? ours}: merged ${JSON.stringify(m.tensor)} by ${m.method}\n`);
+    if (!r.clean && r.conflicts.some((c) => c.tensor)) {
+      io.stderr.write(`weft: see 'weft status' for the conflicts and 'weft resolve' to settle them\n`);
+    }
     for (const c of r.conflicts) {
       io.stderr.write(
         `weft: merge conflict in ${path ?? ours}${c.tensor ? `: tensor ${JSON.stringify(c.tensor)}` : ''}: ${c.reason}\n`,

@@ -1,8 +1,12 @@
 // `weft merge-driver %O %A %B %P`: git's merge driver for tracked models. Per tensor: changed on one side only →
-// that side; identical on both → it; changed differently on both → a conflict (merge methods build on this).
-// Writes the merged manifest over %A only when the merge is clean.
+// that side; identical on both → it; changed differently on both → the policy's merge method, or a conflict
+// recorded as data. Writes the merged manifest over %A only when the merge is clean.
 
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import process from 'node:process';
+import { UsageError } from '../errors.js';
 import {
   looksLikeManifest,
   type Manifest,
@@ -10,6 +14,9 @@ import {
   parseManifest,
   printManifest,
 } from '../manifest/manifest.js';
+import type { MergePolicy } from '../merge/policy.js';
+import { mergeModelVersions, readMergePolicy, type TensorConflict } from './merge-models.js';
+import { openRepo, type Repo } from './repo.js';
 
 export interface MergeConflict {
   tensor?: string;
@@ -21,6 +28,8 @@ export interface MergeDriverResult {
   conflicts: MergeConflict[];
   /** Tensors taken from the other side. */
   takenFromTheirs: string[];
+  /** Tensors merged by a method. */
+  merged?: { tensor: string; method: string }[];
 }
 
 function sameTensor(a: ManifestTensor | undefined, b: ManifestTensor | undefined): boolean {
@@ -88,15 +97,29 @@ async function readManifestFile(path: string, label: string): Promise<Manifest |
   return parseManifest(bytes.toString('utf8'), label);
 }
 
+/** Where the driver leaves a conflicted merge's per-tensor report, for `weft status` and `weft resolve`. */
+export function conflictStatePath(repo: Repo, path: string): string {
+  return join(repo.gitDir, 'weft-merge', `${createHash('sha256').update(path).digest('hex').slice(0, 32)}.json`);
+}
+
+/** What the merge driver recorded about a conflicted path. */
+export interface ConflictState {
+  path: string;
+  conflicts: TensorConflict[];
+}
+
 /**
- * Runs git's merge driver on the files git names; writes the merge over `ours` when clean.
- * @example await runMergeDriver({ base: '%O', ours: '%A', theirs: '%B', path: '%P' });
+ * Runs git's merge driver on the files git names: merges the model versions by the repository's policy
+ * (`.weft/config.toml`), writes the merged manifest over `ours` when clean; on conflict leaves `ours` (a valid
+ * manifest, so the work tree still holds a usable model) and records the per-tensor report.
+ * @example await runMergeDriver({ cwd, base: '%O', ours: '%A', theirs: '%B', path: '%P' });
  */
 export async function runMergeDriver(options: {
   base: string;
   ours: string;
   theirs: string;
   path: string;
+  cwd?: string;
 }): Promise<MergeDriverResult> {
   const [base, ours, theirs] = await Promise.all([
     readManifestFile(options.base, `${options.path} (base)`),
@@ -106,12 +129,30 @@ export async function runMergeDriver(options: {
   if (!ours || !theirs) {
     return { clean: false, conflicts: [{ reason: 'one side is not a Weft manifest' }], takenFromTheirs: [] };
   }
-  const merged = mergeManifests(base, ours, theirs);
-  if (merged.result) {
-    const tmp = `${options.ours}.weft-merge.tmp`;
-    await writeFile(tmp, printManifest(merged.result));
-    await rename(tmp, options.ours);
+  const repo = await openRepo({ cwd: options.cwd ?? process.cwd() });
+  let policy: MergePolicy;
+  try {
+    policy = await readMergePolicy(repo);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    return { clean: false, conflicts: [{ reason: `${e.message} (fix it, then merge again)` }], takenFromTheirs: [] };
   }
-  const { result: _, ...rest } = merged;
-  return rest;
+  const merged = await mergeModelVersions({ repo, path: options.path, base, sides: [ours, theirs], policy });
+  const statePath = conflictStatePath(repo, options.path);
+  if (merged.manifest) {
+    const tmp = `${options.ours}.weft-merge.tmp`;
+    await writeFile(tmp, printManifest(merged.manifest));
+    await rename(tmp, options.ours);
+    await rm(statePath, { force: true });
+  } else {
+    await mkdir(dirname(statePath), { recursive: true });
+    const state: ConflictState = { path: options.path, conflicts: merged.conflicts };
+    await writeFile(statePath, JSON.stringify(state));
+  }
+  return {
+    clean: merged.manifest !== undefined,
+    conflicts: merged.conflicts.map((c) => ({ ...(c.tensor ? { tensor: c.tensor } : {}), reason: c.reason })),
+    takenFromTheirs: merged.taken,
+    merged: merged.merged,
+  };
 }

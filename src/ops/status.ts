@@ -1,14 +1,22 @@
 // `weft status`: the tracked model files whose work-tree version differs from the index, tensor by tensor.
 
+import { UsageError } from '../errors.js';
+import { moduleOf, parseMergePolicy } from '../merge/policy.js';
 import { diffVersions, type FileChange } from './diff.js';
 import { listTrackedManifests } from './git-manifests.js';
 import type { Repo } from './repo.js';
+import { type ConflictedModel, listConflictedModels } from './resolve.js';
+import { readWeftConfig } from './weft-config.js';
 
 export interface StatusResult {
   /** Tracked files in the index (manifests). */
   tracked: { path: string; format: string; tensors: number; sizeBytes: number }[];
   /** Work-tree changes against the index. */
   changes: FileChange[];
+  /** Modules (`[modules.<name>]` of .weft/config.toml) whose tensors the work-tree changes touch. */
+  touchedModules: string[];
+  /** Files a merge left conflicted, with the tensors it could not settle and their reports. */
+  conflicts: Pick<ConflictedModel, 'path' | 'conflicts'>[];
 }
 
 /**
@@ -17,14 +25,32 @@ export interface StatusResult {
  */
 export async function statusRepo(options: { repo: Repo; paths?: string[] }): Promise<StatusResult> {
   const paths = options.paths ?? [];
-  const index = await listTrackedManifests(options.repo.topLevel, ':index', paths);
+  const conflicts = await listConflictedModels({ repo: options.repo, withReports: true });
+  const conflicted = new Set(conflicts.map((c) => c.path));
+  const index = (await listTrackedManifests(options.repo.topLevel, ':index', paths)).filter(
+    (t) => !conflicted.has(t.path),
+  );
   const changes = await diffVersions({
     repo: options.repo,
     before: { kind: 'index' },
     after: { kind: 'worktree' },
     paths,
   });
+  const touchedModules = new Set<string>();
+  try {
+    const policy = parseMergePolicy(await readWeftConfig({ topLevel: options.repo.topLevel }));
+    for (const c of changes) {
+      for (const t of c.tensors) {
+        const m = moduleOf(policy, t.name);
+        if (m) touchedModules.add(m.name);
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e; // a bad policy is reported by the commands that use it
+  }
   return {
+    touchedModules: [...touchedModules].sort(),
+    conflicts: conflicts.map((c) => ({ path: c.path, conflicts: c.conflicts })),
     tracked: index.map((t) => ({
       path: t.path,
       format: t.manifest.format,
