@@ -15,6 +15,7 @@ export const filterProcessCommand: CommandSpec = {
       input: io.stdin,
       output: io.stdout,
       growStdioPipes: io.processStdio,
+      env: io.env,
       warn: (message) => io.stderr.write(`weft: ${message.split('\n')[0]}\n`),
     });
     return 0;

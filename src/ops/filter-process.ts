@@ -5,16 +5,18 @@ import { createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { UsageError } from '../errors.js';
+import { UsageError, WeftError } from '../errors.js';
 import { serveFilterProcess } from '../git/filter-process.js';
 import { growPipes } from '../git/pipe-size.js';
 import { CONTENT_CHUNK_BYTES } from '../git/pkt-line.js';
 import { CatFileBatch } from '../git/run-git.js';
-import type { Manifest } from '../manifest/manifest.js';
+import { listManifestRefs, looksLikeManifest, type Manifest, parseManifest } from '../manifest/manifest.js';
 import { CodecPool } from '../store/codec-pool.js';
+import type { ObjectId } from '../store/object-codec.js';
 import { BufferPool } from './buffer-pool.js';
 import { concatBytes } from './byte-stream.js';
 import { cleanFile, DEFAULT_MAX_CHAIN } from './clean.js';
+import { fetchMissingObjects } from './fetch.js';
 import { manifestOfBlob } from './git-manifests.js';
 import { openRepo } from './repo.js';
 import { smudgeFile } from './smudge.js';
@@ -35,6 +37,8 @@ export interface FilterProcessOptions {
    * fd 1 asynchronously.
    */
   growStdioPipes?: boolean;
+  /** Environment: WEFT_SKIP_SMUDGE=1 leaves manifests in the work tree (like GIT_LFS_SKIP_SMUDGE); remote settings. */
+  env?: Record<string, string | undefined>;
 }
 
 async function sizeOf(path: string): Promise<number | undefined> {
@@ -79,6 +83,25 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
     }
     return undefined;
   };
+  /** Downloads the objects a manifest names that the store lacks, from the default remote (if there is one). */
+  const fetchMissing = async (input: Uint8Array, pathname: string): Promise<void> => {
+    if (!looksLikeManifest(input)) return;
+    let ids: string[];
+    try {
+      ids = listManifestRefs(parseManifest(new TextDecoder().decode(input), pathname)).map((r) => r.id);
+    } catch {
+      return; // smudge reports the bad manifest
+    }
+    const present = await Promise.all(ids.map((id) => repo.store.has(id as ObjectId)));
+    if (present.every(Boolean)) return;
+    try {
+      const r = await fetchMissingObjects({ repo, oids: ids, ...(options.env ? { env: options.env } : {}) });
+      if (r.downloaded > 0) options.warn(`${pathname}: downloaded ${r.downloaded} object(s) from the remote`);
+    } catch (e) {
+      if (!(e instanceof WeftError)) throw e;
+      options.warn(`${pathname}: could not download its missing objects: ${e.message}`);
+    }
+  };
   let maxChain = DEFAULT_MAX_CHAIN;
   let autoLowRank = true;
   try {
@@ -119,7 +142,10 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
       async smudge(request) {
         const parts: Uint8Array[] = [];
         for await (const p of request.content) parts.push(p);
-        return smudgeFile({ store: repo.store, pathname: request.pathname, input: concatBytes(parts) });
+        const input = concatBytes(parts);
+        if (options.env?.WEFT_SKIP_SMUDGE === '1') return input;
+        await fetchMissing(input, request.pathname);
+        return smudgeFile({ store: repo.store, pathname: request.pathname, input });
       },
     },
   });
