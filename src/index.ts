@@ -47,6 +47,8 @@ export type { InspectedTensor, InspectOptions, InspectResult } from './ops/inspe
 export { inspectCheckpoint } from './ops/inspect.js';
 export type { DuResult, FsckProblem, FsckResult, GcResult } from './ops/maintenance.js';
 export { diskUsage, fsckRepo, GC_GRACE_MS, gcRepo } from './ops/maintenance.js';
+export type { MergeBranchesResult } from './ops/merge-branches.js';
+export { mergeBranches } from './ops/merge-branches.js';
 export type { MergeConflict, MergeDriverResult } from './ops/merge-driver.js';
 export { mergeManifests, runMergeDriver } from './ops/merge-driver.js';
 export type { MergeFilesOptions, MergeFilesResult } from './ops/merge-files.js';

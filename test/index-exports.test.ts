@@ -43,6 +43,7 @@ it('exports exactly the documented names', () => {
       "listRemotes",
       "logHistory",
       "looksLikeManifest",
+      "mergeBranches",
       "mergeFiles",
       "mergeManifests",
       "mergeModelVersions",

@@ -11,6 +11,7 @@ import { initCommand } from './init.js';
 import { inspectCommand } from './inspect.js';
 import { logCommand } from './log.js';
 import { duCommand, fsckCommand, gcCommand } from './maintenance.js';
+import { mergeCommand } from './merge.js';
 import { mergeFilesCommand } from './merge-files.js';
 import { mergeDriverCommand, prePushCommand, showManifestCommand } from './plumbing.js';
 import { pushCommand } from './push.js';
@@ -27,6 +28,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   logCommand,
   diffCommand,
   inspectCommand,
+  mergeCommand,
   mergeFilesCommand,
   resolveCommand,
   adapterCommand,

@@ -234,6 +234,25 @@ describe('merging models', () => {
     }
   });
 
+  it('weft merge merges several branches at once with one method, recorded in one merge commit', () => {
+    const repo = contributors(undefined);
+    git(repo, ['reset', '-q', '--hard', 'HEAD~1']); // main back at base: a and b both branch from it
+    git(repo, ['checkout', '-qb', 'docs']);
+    writeFileSync(join(repo, 'NOTES.md'), 'notes\n');
+    git(repo, ['add', 'NOTES.md']);
+    git(repo, ['commit', '-qm', 'notes']);
+    git(repo, ['checkout', '-q', 'main']);
+    const r = weft(repo, 'merge', 'a', 'b', 'docs', '--method', 'task_arithmetic', '--param', 'weight=1');
+    expect(r.code, r.stderr).toBe(0);
+    expect(maxDiff(readF32(join(repo, 'm.safetensors')), taskArithmetic())).toBeLessThan(1e-6);
+    expect(readFileSync(join(repo, 'NOTES.md'), 'utf8')).toBe('notes\n');
+    expect(git(repo, ['rev-list', '--parents', '-n', '1', 'HEAD']).stdout.trim().split(' ')).toHaveLength(5);
+    expect(git(repo, ['log', '-1', '--format=%B']).stdout).toMatch(
+      /weft merge: method=task_arithmetic weight=1 seed=0/,
+    );
+    expect(git(repo, ['status', '--porcelain']).stdout.trim()).toBe('');
+  });
+
   it('a bad policy fails at once with one line naming the key', () => {
     const repo = contributors('[merge]\nmethod = "tiess"\n');
     const r = git(repo, ['merge', '--no-edit', 'b'], { allowFail: true });
