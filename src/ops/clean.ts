@@ -235,10 +235,22 @@ class Cleaner {
 
   /** Looks a content id up in the index; the location is reused only if every object it names is present. */
   async lookup(contentId: ContentId, sizeBytes: number): Promise<ManifestTensor['encoding'] | undefined> {
+    // The previous version first: re-adding an unchanged file (a fresh clone, a touched file) must give back the
+    // committed manifest exactly, or git would see a change that is not there.
+    const previous = this.previousParents(contentId);
+    if (previous && previous.sizeBytes === sizeBytes) {
+      const enc = await this.usable(previous.encoding, sizeBytes);
+      if (enc) return enc;
+    }
     const text = await this.repo.contentIndex.lookup(contentId);
     if (text === undefined) return undefined;
     const enc = parseEncoding(text);
-    if (!enc || (enc.kind === 'dense' && !denseHolds(enc.refs, sizeBytes))) return undefined;
+    return enc ? this.usable(enc, sizeBytes) : undefined;
+  }
+
+  /** The encoding when its objects (and its parents' objects) are all in the store and its chain is short enough. */
+  private async usable(enc: TensorEncoding, sizeBytes: number): Promise<TensorEncoding | undefined> {
+    if (enc.kind === 'dense' && !denseHolds(enc.refs, sizeBytes)) return undefined;
     if (chainDepthOf(enc) > this.maxChain) return undefined;
     // Touching refreshes the mtime, so a concurrent gc (which spares recent objects) keeps what is reused.
     for (const r of listEncodingRefs(enc)) if (!(await this.repo.store.touchObject(r.id))) return undefined;

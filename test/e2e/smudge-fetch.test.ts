@@ -30,6 +30,12 @@ describe('smudge fetches on demand', () => {
     writeFileSync(join(repo, 'm.safetensors'), bytes);
     git(repo, ['add', '-A']);
     git(repo, ['commit', '-qm', 'model']);
+    const v1 = join(tempDir(), 'v1.safetensors');
+    writeFileSync(v1, bytes);
+    const v2 = Uint8Array.from(bytes);
+    v2[v2.length - 1]! ^= 1;
+    writeFileSync(join(repo, 'm.safetensors'), v2);
+    git(repo, ['commit', '-qam', 'v2']);
     const remote = join(tempDir(), 'remote.git');
     git(tempDir(), ['init', '-q', '--bare', remote]);
     git(repo, ['remote', 'add', 'origin', remote]);
@@ -40,6 +46,11 @@ describe('smudge fetches on demand', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/downloaded \d+ object/);
     expect(sha256File(join(clone, 'm.safetensors'))).toBe(sha256File(join(repo, 'm.safetensors')));
+    // Re-cleaning the checked-out file gives back the committed manifest: nothing looks modified.
+    spawnSync('touch', [join(clone, 'm.safetensors')]);
+    expect(git(clone, ['status', '--porcelain']).stdout).toBe('');
+    git(clone, ['checkout', '-q', 'HEAD~1']);
+    expect(sha256File(join(clone, 'm.safetensors'))).toBe(sha256File(v1));
 
     const skipped = cloneWithWeft(remote);
     const s = spawnSync('git', ['checkout', '-q', 'main'], {
