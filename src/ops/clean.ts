@@ -31,7 +31,7 @@ import { Chunker } from '../store/cdc.js';
 import { encodeObjectSync, type GroupWidth } from '../store/object-codec.js';
 import { decodeToF32 } from '../tensor/convert.js';
 import { dtypeSize } from '../tensor/dtype.js';
-import { estimateLowRank, randomizedSvd } from '../tensor/linalg.js';
+import { estimateLowRanks, randomizedSvd } from '../tensor/linalg.js';
 import { ByteStream, concatBytes } from './byte-stream.js';
 import { openFileSource, streamRange } from './file-source.js';
 import { beginTensorHash } from './hash-pool.js';
@@ -433,27 +433,38 @@ class Cleaner {
       decodeToF32(tensor.dtype, parent.subarray(r * rowBytes, (r + 1) * rowBytes), before);
       for (let c = 0; c < cols; c++) row[c] = row[c]! - before[c]!;
     }
-    const estimate = estimateLowRank({
+    // The rank holding 99% of the change (a LoRA merged and rounded to BF16: the rest is rounding noise) and the
+    // one holding it all but 1e-6 (an exact low-rank change in F32): both are tried, the smaller encoding wins.
+    const ranks = estimateLowRanks({
       matrix: sampled,
       rows: sample,
       cols,
       maxRank: AUTO_MAX_RANK,
-      energy: AUTO_LOW_RANK_ENERGY,
+      energies: [AUTO_LOW_RANK_ENERGY, 1 - 1e-6],
       sampleRows: sample,
-    });
-    if (estimate === undefined || estimate * 4 > Math.min(rows, cols)) return undefined;
+    }).filter((r): r is number => r !== undefined && r * 4 <= Math.min(rows, cols));
+    if (ranks.length === 0) return undefined;
     const delta = decodeToF32(tensor.dtype, target);
     const all = decodeToF32(tensor.dtype, parent);
     for (let i = 0; i < delta.length; i++) delta[i] = delta[i]! - all[i]!;
     for (let i = 0; i < delta.length; i++) if (!Number.isFinite(delta[i]!)) return undefined;
-    const rank = estimate;
-    const f = randomizedSvd({ matrix: delta, rows, cols, rank, powerIterations: 1 });
-    return encodeLowRank({
-      parent,
-      target,
-      dtype: tensor.dtype,
-      update: { rows, cols, rank: f.rank, left: f.left, right: f.right, scale: 1 },
-    });
+    let best: EncodedUpdate | undefined;
+    let bestSize = Number.POSITIVE_INFINITY;
+    for (const rank of [...new Set(ranks)]) {
+      const f = randomizedSvd({ matrix: delta, rows, cols, rank, powerIterations: 1 });
+      const candidate = encodeLowRank({
+        parent,
+        target,
+        dtype: tensor.dtype,
+        update: { rows, cols, rank: f.rank, left: f.left, right: f.right, scale: 1 },
+      });
+      const size = ranks.length > 1 ? storedSizeOf(candidate) : 0;
+      if (size < bestSize) {
+        best = candidate;
+        bestSize = size;
+      }
+    }
+    return best;
   }
 
   private async flushPack(width: GroupWidth): Promise<void> {

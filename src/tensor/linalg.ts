@@ -206,6 +206,22 @@ export function estimateLowRank(options: {
   energy: number;
   sampleRows?: number;
 }): number | undefined {
+  return estimateLowRanks({ ...options, energies: [options.energy] })[0];
+}
+
+/**
+ * {@link estimateLowRank} for several energy shares at once (one eigen-decomposition): for each share, the
+ * smallest rank ≤ maxRank holding it, or `undefined`.
+ */
+export function estimateLowRanks(options: {
+  matrix: Float32Array;
+  rows: number;
+  cols: number;
+  maxRank: number;
+  energies: readonly number[];
+  sampleRows?: number;
+}): (number | undefined)[] {
+  const none = options.energies.map(() => undefined);
   const { matrix, rows, cols } = options;
   const s = Math.min(rows, options.sampleRows ?? options.maxRank + 32);
   const picked: number[] = [];
@@ -227,16 +243,18 @@ export function estimateLowRank(options: {
   let frob = 0;
   for (let i = 0; i < s; i++) trace += gram[i * s + i]!;
   for (let i = 0; i < s * s; i++) frob += gram[i]! * gram[i]!;
-  if (!(frob > 0) || !Number.isFinite(frob)) return undefined;
-  if ((trace * trace) / frob > 1.25 * options.maxRank) return undefined;
+  if (!(frob > 0) || !Number.isFinite(frob)) return none;
+  if ((trace * trace) / frob > 1.25 * options.maxRank) return none;
   const { values } = symmetricEigen(gram, s);
   let total = 0;
   for (const v of values) total += Math.max(0, v);
-  if (!(total > 0) || !Number.isFinite(total)) return undefined;
-  let captured = 0;
-  for (let r = 0; r < Math.min(options.maxRank, s); r++) {
-    captured += Math.max(0, values[r]!);
-    if (captured >= options.energy * total) return r + 1;
-  }
-  return undefined;
+  if (!(total > 0) || !Number.isFinite(total)) return none;
+  return options.energies.map((energy) => {
+    let captured = 0;
+    for (let r = 0; r < Math.min(options.maxRank, s); r++) {
+      captured += Math.max(0, values[r]!);
+      if (captured >= energy * total) return r + 1;
+    }
+    return undefined;
+  });
 }
