@@ -48,13 +48,15 @@ export { inspectCheckpoint } from './ops/inspect.js';
 export type { DuResult, FsckProblem, FsckResult, GcResult } from './ops/maintenance.js';
 export { diskUsage, fsckRepo, GC_GRACE_MS, gcRepo } from './ops/maintenance.js';
 export type { MergeBranchesResult } from './ops/merge-branches.js';
-export { mergeBranches } from './ops/merge-branches.js';
+export { MAX_TUNE_SETTINGS, mergeBranches, parseTuneArg } from './ops/merge-branches.js';
 export type { MergeConflict, MergeDriverResult } from './ops/merge-driver.js';
 export { mergeManifests, runMergeDriver } from './ops/merge-driver.js';
 export type { MergeFilesOptions, MergeFilesResult } from './ops/merge-files.js';
 export { mergeFiles, parseParamArgs, readMergekitConfig } from './ops/merge-files.js';
 export type { ModelMergeResult, TensorConflict, TensorResolution } from './ops/merge-models.js';
 export { mergeModelVersions } from './ops/merge-models.js';
+export type { OpenedFile } from './ops/open-checkpoint.js';
+export { openCheckpointFile } from './ops/open-checkpoint.js';
 export type { PushedRef, PushOptions, PushResult, TransferProgress } from './ops/push.js';
 export { parsePrePushInput, pushObjects } from './ops/push.js';
 export type { WeftRemote } from './ops/remote-config.js';
@@ -63,6 +65,13 @@ export type { Repo } from './ops/repo.js';
 export { openRepo } from './ops/repo.js';
 export type { ConflictedModel, ResolveResult } from './ops/resolve.js';
 export { listConflictedModels, resolveConflicts } from './ops/resolve.js';
+export type { StatisticsInfo, StatisticsKind } from './ops/stats.js';
+export {
+  checkpointContentIdOfFile,
+  combineStatistics,
+  readStatisticsInfo,
+  STATS_METADATA,
+} from './ops/stats.js';
 export type { StatusResult } from './ops/status.js';
 export { statusRepo } from './ops/status.js';
 export type { TrackResult } from './ops/track.js';

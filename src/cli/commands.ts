@@ -17,6 +17,7 @@ import { mergeDriverCommand, prePushCommand, showManifestCommand } from './plumb
 import { pushCommand } from './push.js';
 import { remoteCommand } from './remote.js';
 import { resolveCommand } from './resolve.js';
+import { statsCommand } from './stats.js';
 import { statusCommand } from './status.js';
 import { trackCommand, untrackCommand } from './track.js';
 
@@ -30,6 +31,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   inspectCommand,
   mergeCommand,
   mergeFilesCommand,
+  statsCommand,
   resolveCommand,
   adapterCommand,
   evalCommand,

@@ -58,13 +58,17 @@ export function describeChanges(files: readonly FileChange[], withStats: boolean
 export const diffCommand: CommandSpec = {
   name: 'diff',
   summary: 'show which tensors changed between versions (commits, index, work tree)',
-  usage: '[<rev> [<rev>]] [--stat] [--json] [-- <path>…]',
+  usage: '[<rev> [<rev>]] [--stat] [--module <name>] [--json] [-- <path>…]',
   details:
     'No revision: index → work tree. One: <rev> → work tree. Two: <rev> → <rev>. --cached compares <rev> (default\n' +
     'HEAD) with the index. With --exit-code, exit 1 when there are differences (like git diff).',
   options: {
     stat: { type: 'boolean', description: 'per changed tensor: relative L2 change, max |Δ|, fraction changed, cosine' },
     cached: { type: 'boolean', description: 'compare with the index instead of the work tree' },
+    module: {
+      type: 'string',
+      description: '<name> only the tensors of this module ([modules.<name>] in .weft/config.toml)',
+    },
     json: { type: 'boolean', description: 'print the changes as JSON' },
     'exit-code': { type: 'boolean', description: 'exit 1 when there are differences, 0 when there are none' },
   },
@@ -84,7 +88,14 @@ export const diffCommand: CommandSpec = {
     else if (values.cached) [before, after] = [{ kind: 'rev', rev: revs[0] ?? 'HEAD' }, { kind: 'index' }];
     else if (revs.length === 1) [before, after] = [{ kind: 'rev', rev: revs[0]! }, { kind: 'worktree' }];
     else [before, after] = [{ kind: 'index' }, { kind: 'worktree' }];
-    const changes = await diffVersions({ repo, before, after, paths, stat: values.stat === true });
+    const changes = await diffVersions({
+      repo,
+      before,
+      after,
+      paths,
+      stat: values.stat === true,
+      ...(typeof values.module === 'string' ? { module: values.module } : {}),
+    });
     if (values.json) await printJson(io, { files: changes });
     else await writeOut(io.stdout, describeChanges(changes, values.stat === true));
     return values['exit-code'] && changes.length > 0 ? 1 : 0;

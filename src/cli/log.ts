@@ -8,10 +8,14 @@ import { formatBytes } from './render.js';
 export const logCommand: CommandSpec = {
   name: 'log',
   summary: 'history of the tracked models: tensors changed per commit, bytes added to the store',
-  usage: '[<rev>] [-n <count>] [--json] [-- <path>…]',
+  usage: '[<rev>] [-n <count>] [--module <name>] [--json] [-- <path>…]',
   options: {
     'max-count': { type: 'string', short: 'n', description: '<count> show at most this many commits' },
     all: { type: 'boolean', description: 'include commits that changed no tracked model' },
+    module: {
+      type: 'string',
+      description: '<name> only the tensors of this module ([modules.<name>] in .weft/config.toml)',
+    },
     json: { type: 'boolean', description: 'print the commits as JSON' },
   },
   async run({ io, values, positionals }) {
@@ -32,6 +36,7 @@ export const logCommand: CommandSpec = {
       paths,
       ...(maxCount !== undefined ? { maxCount } : {}),
       all: values.all === true,
+      ...(typeof values.module === 'string' ? { module: values.module } : {}),
     });
     if (values.json) {
       await printJson(io, { commits });

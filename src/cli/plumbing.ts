@@ -75,13 +75,25 @@ export const showManifestCommand: CommandSpec = {
 export const mergeDriverCommand: CommandSpec = {
   name: 'merge-driver',
   summary: "git's merge driver for tracked models (configured by weft init)",
-  usage: '<base> <ours> <theirs> <path>',
+  usage: '[--recursive] <base> <ours> <theirs> <path>',
   hidden: true,
-  options: {},
-  async run({ io, positionals }) {
+  options: {
+    recursive: {
+      type: 'boolean',
+      description: 'git’s inner merge of several merge bases: average tensors changed on both sides, never conflict',
+    },
+  },
+  async run({ io, values, positionals }) {
     const [base, ours, theirs, path] = positionals;
     if (!base || !ours || !theirs) throw new UsageError('USAGE', 'merge-driver needs %O %A %B [%P]');
-    const r = await runMergeDriver({ base, ours, theirs, path: path ?? ours, cwd: io.cwd });
+    const r = await runMergeDriver({
+      base,
+      ours,
+      theirs,
+      path: path ?? ours,
+      cwd: io.cwd,
+      ...(values.recursive === true ? { virtualBase: true } : {}),
+    });
     for (const m of r.merged ?? [])
       io.stderr.write(`weft: ${path ?? ours}: merged ${JSON.stringify(m.tensor)} by ${m.method}\n`);
     if (!r.clean && r.conflicts.some((c) => c.tensor)) {

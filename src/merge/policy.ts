@@ -101,6 +101,14 @@ function parseMethod(value: unknown, key: string, allowConflict: boolean): strin
   if (method.arity.max < 2) {
     fail(key, `= ${showValue(value)} merges a single model; merging two sides needs a method that takes two or more`);
   }
+  // Data-aware methods need statistics files that a merge inside git cannot reach yet (the driver sees only the
+  // three versions of the model): refuse them here rather than fail halfway through a merge.
+  if (value === 'fisher' || value === 'regmean') {
+    fail(
+      key,
+      `= ${showValue(value)} needs statistics files; use it with \`weft merge-files\` (not in a repository policy yet)`,
+    );
+  }
   return value as string;
 }
 

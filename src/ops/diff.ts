@@ -4,8 +4,10 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describeEncoding } from '../encode/update-encoding.js';
+import { UsageError } from '../errors.js';
 import type { Checkpoint } from '../formats/format-module.js';
 import type { Manifest, ManifestTensor } from '../manifest/manifest.js';
+import { moduleOf, parseMergePolicy } from '../merge/policy.js';
 import { decodeToF32 } from '../tensor/convert.js';
 import type { Dtype } from '../tensor/dtype.js';
 import { type FileSource, openFileSource, streamRange } from './file-source.js';
@@ -15,6 +17,7 @@ import { readTensorBytes } from './read-tensor.js';
 import type { Repo } from './repo.js';
 import { hashFrameFromStore, readTensorFromStore } from './store-read.js';
 import { parentLookupOf } from './tensor-decode.js';
+import { readWeftConfig } from './weft-config.js';
 
 /** One version of a tracked file, as far as a diff needs it. */
 export interface FileVersion {
@@ -178,7 +181,7 @@ export function computeTensorStats(dtype: Dtype, before: Uint8Array, after: Uint
 export async function diffFile(
   before: FileVersion | undefined,
   after: FileVersion | undefined,
-  options: { stat?: boolean } = {},
+  options: { stat?: boolean; scope?: TensorScope } = {},
 ): Promise<FileChange | undefined> {
   const path = (before ?? after)!.path;
   const change: FileChange = {
@@ -217,7 +220,7 @@ export async function diffFile(
     }
     if (old.dtype !== t.dtype) c.dtype = { before: old.dtype, after: t.dtype };
     if (!shapeEq(old.shape, t.shape)) c.shape = { before: old.shape, after: t.shape };
-    if (options.stat && !c.dtype && !c.shape && before && after) {
+    if (options.stat && !c.dtype && !c.shape && before && after && (options.scope?.(t.name) ?? true)) {
       c.stats = computeTensorStats(t.dtype, await before.load(t.name), await after.load(t.name));
     }
     change.tensors.push(c);
@@ -230,12 +233,50 @@ export async function diffFile(
   return change;
 }
 
+/** Says whether a tensor belongs to the module a command is scoped to. */
+export type TensorScope = (tensorName: string) => boolean;
+
+/**
+ * The tensors of module `name` from `.weft/config.toml` (`[modules.<name>] match = [...]`; a tensor belongs to
+ * the first module whose patterns match it). An unknown name is a UsageError listing the known modules.
+ * @example const inVision = await moduleScope({ repo, module: 'vision' }); inVision('vision.proj.weight') // true
+ */
+export async function moduleScope(options: { repo: Repo; module: string }): Promise<TensorScope> {
+  const policy = parseMergePolicy(await readWeftConfig({ topLevel: options.repo.topLevel }));
+  const known = policy.modules.map((m) => m.name);
+  if (!known.includes(options.module)) {
+    throw new UsageError(
+      'USAGE',
+      `--module ${options.module}: no such module in .weft/config.toml (${
+        known.length ? `known modules: ${known.join(', ')}` : 'it defines no [modules.<name>] sections'
+      })`,
+    );
+  }
+  return (tensorName) => moduleOf(policy, tensorName)?.name === options.module;
+}
+
+/**
+ * File changes narrowed to the tensors in `scope`: other tensors, and header-only changes, are dropped; a file
+ * with no change left in scope is dropped.
+ * @example scopeChanges(changes, (t) => t.startsWith('vision.'))
+ */
+export function scopeChanges(files: readonly FileChange[], scope: TensorScope): FileChange[] {
+  const out: FileChange[] = [];
+  for (const f of files) {
+    const tensors = f.tensors.filter((t) => scope(t.name));
+    if (tensors.length > 0) out.push({ ...f, frameChanged: false, tensors });
+  }
+  return out;
+}
+
 export interface DiffOptions {
   repo: Repo;
   before: Side;
   after: Side;
   paths?: string[];
   stat?: boolean;
+  /** Only the tensors of this module (`[modules.<name>]` in `.weft/config.toml`). */
+  module?: string;
 }
 
 /**
@@ -244,6 +285,8 @@ export interface DiffOptions {
  */
 export async function diffVersions(options: DiffOptions): Promise<FileChange[]> {
   const paths = options.paths ?? [];
+  const scope =
+    options.module !== undefined ? await moduleScope({ repo: options.repo, module: options.module }) : undefined;
   const [a, b] = [
     await readSide(options.repo, options.before, paths),
     await readSide(options.repo, options.after, paths),
@@ -252,10 +295,13 @@ export async function diffVersions(options: DiffOptions): Promise<FileChange[]> 
     const all = [...new Set([...a.keys(), ...b.keys()])].sort();
     const out: FileChange[] = [];
     for (const p of all) {
-      const c = await diffFile(a.get(p), b.get(p), { stat: options.stat === true });
+      const c = await diffFile(a.get(p), b.get(p), {
+        stat: options.stat === true,
+        ...(scope ? { scope } : {}),
+      });
       if (c) out.push(c);
     }
-    return out;
+    return scope ? scopeChanges(out, scope) : out;
   } finally {
     for (const v of [...a.values(), ...b.values()]) await v.close?.();
   }

@@ -17,6 +17,7 @@ import {
 import { permuteIds } from '../eval/permutation.js';
 import { type GateOutcome, runSequentialGate } from '../eval/run-gate.js';
 import type { GateDecision, SuiteSummary } from '../eval/sequential-suite.js';
+import { type HalvingRound, successiveHalving } from '../eval/successive-halving.js';
 import { runGit } from '../git/run-git.js';
 import {
   listChangedTensors,
@@ -306,6 +307,81 @@ function selectSuites(suites: SuiteConfig[], wanted: string[] | undefined): Suit
     }
   }
   return suites.filter((s) => wanted.includes(s.name));
+}
+
+export interface TuneScoresResult {
+  /** Index into `candidates` of the best setting. */
+  winner: number;
+  /** Successive-halving rounds: examples per surviving setting, mean scores (scaled to [0, 1]), kept settings. */
+  rounds: HalvingRound[];
+  /** The target suites the settings were scored on. */
+  suites: string[];
+  evaluatorCalls: number;
+}
+
+/**
+ * Picks the best of several candidate commits by the gate's target suites, by successive halving (EVALUATION.md):
+ * the suites' ids (each in the gate's seeded order) are interleaved, every score is scaled to [0, 1] by its
+ * suite's range, and scores go through the same cache as `weft eval` (per model content, suite and id). Notes
+ * are not written: the candidates are usually unreferenced commits. UsageError when the gate has no target.
+ *
+ * @example const { winner } = await scoreCandidatesByHalving({ repo, candidates: [commitA, commitB] });
+ */
+export async function scoreCandidatesByHalving(options: {
+  repo: Repo;
+  /** Revisions (commit ids work, referenced or not). */
+  candidates: readonly string[];
+  env?: Record<string, string | undefined>;
+  onEvaluatorStderr?: (text: string) => void;
+}): Promise<TuneScoresResult> {
+  const { repo } = options;
+  const config = await readGateConfig({ repo });
+  const targets = config.suites.filter((s) => s.role === 'target');
+  if (targets.length === 0) {
+    throw new UsageError('CONFIG_INVALID', `${WEFT_CONFIG_PATH}: [gate] has no target suite to tune by`, {
+      file: WEFT_CONFIG_PATH,
+    });
+  }
+  const models = await Promise.all(
+    options.candidates.map(async (rev) => new LazyModel(repo, await resolveModelVersion({ repo, rev }))),
+  );
+  const perSuite = await Promise.all(
+    targets.map(async (s) => permuteIds({ ids: await readSuiteIds(repo, s), seed: config.seed })),
+  );
+  // Round-robin over the suites, so every prefix weighs them alike; an id names its suite by index.
+  const ids: string[] = [];
+  for (let i = 0; perSuite.some((l) => i < l.length); i++) {
+    perSuite.forEach((l, k) => {
+      if (i < l.length) ids.push(`${k}\0${l[i]}`);
+    });
+  }
+  return withWorkspace(repo, models, async (tempDir) => {
+    const scorer = new Scorer(repo, config, tempDir, options.env ?? process.env, options.onEvaluatorStderr);
+    const halving = await successiveHalving({
+      settings: models.length,
+      ids,
+      initialExamples: config.batch,
+      score: async (k, chosen) => {
+        const out = new Array<number>(chosen.length);
+        for (let s = 0; s < targets.length; s++) {
+          const at = chosen.flatMap((id, i) => (id.startsWith(`${s}\0`) ? [i] : []));
+          if (at.length === 0) continue;
+          const suite = targets[s]!;
+          const [lo, hi] = suite.scoreRange;
+          const scores = await scorer.score(
+            models[k]!,
+            suite,
+            at.map((i) => chosen[i]!.slice(chosen[i]!.indexOf('\0') + 1)),
+          );
+          at.forEach((i, j) => {
+            out[i] = (scores[j]! - lo) / (hi - lo);
+          });
+        }
+        return out;
+      },
+    });
+    return { ...halving, suites: targets.map((s) => s.name), evaluatorCalls: scorer.evaluatorCalls };
+  });
 }
 
 export interface GateReport extends GateOutcome {

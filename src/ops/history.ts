@@ -4,7 +4,7 @@
 import { runGit } from '../git/run-git.js';
 import { listEncodingRefs, type Manifest } from '../manifest/manifest.js';
 import type { ObjectId } from '../store/object-codec.js';
-import { diffFile, type FileChange, type FileVersion } from './diff.js';
+import { diffFile, type FileChange, type FileVersion, moduleScope, scopeChanges } from './diff.js';
 import { listTrackedManifests } from './git-manifests.js';
 import type { Repo } from './repo.js';
 
@@ -73,6 +73,8 @@ export interface LogOptions {
   all?: boolean;
   /** Oldest first (for du --by-commit). */
   reverse?: boolean;
+  /** Only commits that changed the tensors of this module (`[modules.<name>]` in `.weft/config.toml`), and only those tensors. */
+  module?: string;
 }
 
 /**
@@ -82,6 +84,8 @@ export interface LogOptions {
 export async function logHistory(options: LogOptions): Promise<CommitSummary[]> {
   const { repo } = options;
   const paths = options.paths ?? [];
+  // Patterns from the current work tree's config: the module as it is defined now, applied to all history.
+  const scope = options.module !== undefined ? await moduleScope({ repo, module: options.module }) : undefined;
   const args = ['log', '-z', '--format=%H%x1f%P%x1f%an%x1f%aI%x1f%s'];
   if (options.reverse) args.push('--reverse');
   args.push(options.rev ?? 'HEAD', '--');
@@ -111,13 +115,14 @@ export async function logHistory(options: LogOptions): Promise<CommitSummary[]> 
   for (const c of commits) {
     const now = await manifestsAt(repo, c.commit, paths, cache);
     const parent = c.parents[0] ? await manifestsAt(repo, c.parents[0], paths, cache) : new Map<string, Manifest>();
-    const files: FileChange[] = [];
+    let files: FileChange[] = [];
     for (const p of [...new Set([...parent.keys(), ...now.keys()])].sort()) {
       const a = parent.get(p);
       const b = now.get(p);
       const change = await diffFile(a && versionOf(p, a), b && versionOf(p, b));
       if (change) files.push(change);
     }
+    if (scope) files = scopeChanges(files, scope);
     if (files.length === 0 && !options.all) continue;
     const g = growth.get(c.commit);
     out.push({

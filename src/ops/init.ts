@@ -29,6 +29,10 @@ export function weftGitConfig(selfCommand: string): [string, string][] {
     ['filter.weft.required', 'true'],
     ['merge.weft.name', 'Weft model merge'],
     ['merge.weft.driver', `${selfCommand} merge-driver %O %A %B %P`],
+    // Criss-cross merges: git merges the several merge bases with this driver first; it averages them.
+    ['merge.weft.recursive', 'weft-base'],
+    ['merge.weft-base.name', 'Weft virtual merge base (average of the merge bases)'],
+    ['merge.weft-base.driver', `${selfCommand} merge-driver --recursive %O %A %B %P`],
     ['diff.weft.textconv', `${selfCommand} show-manifest`],
     // git hands textconv the smudged file; caching (in git notes) spares re-hashing unchanged blobs.
     ['diff.weft.cachetextconv', 'true'],

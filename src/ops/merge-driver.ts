@@ -14,7 +14,7 @@ import {
   parseManifest,
   printManifest,
 } from '../manifest/manifest.js';
-import type { MergePolicy } from '../merge/policy.js';
+import { type MergePolicy, parseMergePolicy } from '../merge/policy.js';
 import { mergeModelVersions, readMergePolicy, type TensorConflict } from './merge-models.js';
 import { openRepo, type Repo } from './repo.js';
 
@@ -108,6 +108,36 @@ export interface ConflictState {
   conflicts: TensorConflict[];
 }
 
+/** The virtual merge base of a criss-cross merge: tensors changed on both sides are averaged (MERGING.md). */
+const AVERAGE_POLICY = parseMergePolicy({ merge: { method: 'linear', parameters: { weight: 1 } } });
+
+/**
+ * The inner merge git runs (through `merge.weft.recursive`) to build a virtual merge base when there are several
+ * merge bases: tensors changed on both sides are averaged (linear, weights 1, 1); a tensor that cannot be
+ * averaged (not a float, or only one side's layout) keeps ours. Always clean, records no conflict state: the
+ * result is only ever a base for the real merge.
+ */
+async function mergeVirtualBase(
+  repo: Repo,
+  options: { ours: string; path: string },
+  base: Manifest | undefined,
+  ours: Manifest,
+  theirs: Manifest,
+): Promise<MergeDriverResult> {
+  const sides = [ours, theirs];
+  let merged = await mergeModelVersions({ repo, path: options.path, base, sides, policy: AVERAGE_POLICY });
+  if (!merged.manifest && merged.conflicts.every((c) => c.tensor)) {
+    const resolutions = new Map(merged.conflicts.map((c) => [c.tensor, { kind: 'side', side: 'ours' } as const]));
+    merged = await mergeModelVersions({ repo, path: options.path, base, sides, policy: AVERAGE_POLICY, resolutions });
+  }
+  if (merged.manifest) {
+    const tmp = `${options.ours}.weft-merge.tmp`;
+    await writeFile(tmp, printManifest(merged.manifest));
+    await rename(tmp, options.ours);
+  }
+  return { clean: true, conflicts: [], takenFromTheirs: merged.taken, merged: merged.merged };
+}
+
 /**
  * Runs git's merge driver on the files git names: merges the model versions by the repository's policy
  * (`.weft/config.toml`), writes the merged manifest over `ours` when clean; on conflict leaves `ours` (a valid
@@ -120,6 +150,8 @@ export async function runMergeDriver(options: {
   theirs: string;
   path: string;
   cwd?: string;
+  /** Git's inner merge of several merge bases (`merge-driver --recursive`): average, never conflict. */
+  virtualBase?: boolean;
 }): Promise<MergeDriverResult> {
   const [base, ours, theirs] = await Promise.all([
     readManifestFile(options.base, `${options.path} (base)`),
@@ -130,6 +162,7 @@ export async function runMergeDriver(options: {
     return { clean: false, conflicts: [{ reason: 'one side is not a Weft manifest' }], takenFromTheirs: [] };
   }
   const repo = await openRepo({ cwd: options.cwd ?? process.cwd() });
+  if (options.virtualBase) return mergeVirtualBase(repo, options, base, ours, theirs);
   let policy: MergePolicy;
   try {
     policy = await readMergePolicy(repo);

@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { FIXTURES_ROOT } from '../../test/support/fixtures-dir.js';
 import { handBuilt } from '../formats/safetensors/test-support/hand-built.js';
 import { decodeToF32 } from '../tensor/convert.js';
 import { mergeFiles, parseMergekitYaml, parseParamArgs, readMergekitConfig } from './merge-files.js';
@@ -283,7 +284,7 @@ describe('parseParamArgs', () => {
   });
 });
 
-const DIGITS = '/work/shared/fixtures/digits';
+const DIGITS = join(FIXTURES_ROOT, 'digits');
 describe.runIf(existsSync(join(DIGITS, 'base.safetensors')))('the digits fixture', () => {
   it('task_arithmetic is base + (low − base) + (high − base) in float32', async () => {
     const out = join(dir, 'digits.safetensors');

@@ -34,6 +34,12 @@ import { numelOf } from '../tensor/shape.js';
 import type { MergeReply, MergeRequest } from './merge-worker.js';
 import { listCheckpointFiles, type OpenedFile, openCheckpointFile } from './open-checkpoint.js';
 import { readTensorBytes } from './read-tensor.js';
+import {
+  checkpointContentIdOfFile,
+  checkStatisticsFor,
+  readStatisticsInfo,
+  statisticsPathFor as statisticsPath,
+} from './stats.js';
 
 /** Outputs above this many bytes are split into shards (mergekit's default shard size). */
 export const DEFAULT_MAX_SHARD_BYTES = 5_000_000_000;
@@ -257,10 +263,28 @@ async function readValues(input: OpenedInput, name: string): Promise<Float32Arra
   return decodeToF32(view.dtype, bytes);
 }
 
-/** Statistics file beside a model: `x.safetensors` → `x.fisher.safetensors` / `x.gram.safetensors`. */
-function statisticsPath(model: string, kind: 'fisher' | 'gram'): string {
-  const stem = model.endsWith('.safetensors') ? model.slice(0, -'.safetensors'.length) : model;
-  return `${stem}.${kind}.safetensors`;
+/**
+ * Opens the statistics beside a model (`x.fisher.safetensors` / `x.gram.safetensors`) and checks its metadata:
+ * of the right kind and computed on this model's weights (else a stale-statistics error). Returns the divisor
+ * turning its sums into means: the example count, or 1 for a file without Weft statistics metadata (values as
+ * given). Undefined when there is no such file.
+ */
+async function openStatistics(
+  model: string,
+  kind: 'fisher' | 'gram',
+  opened: OpenedFile[],
+): Promise<{ input: OpenedInput; examples: number } | undefined> {
+  const sp = statisticsPath(model, kind);
+  if (!existsSync(sp)) return undefined;
+  const input = await openInput(sp, opened);
+  const infos = input.files.map((f) => readStatisticsInfo(f.checkpoint.metadata, f.source.path));
+  const info = infos[0];
+  if (infos.some((i) => JSON.stringify(i) !== JSON.stringify(info))) {
+    throw new UsageError('USAGE', `${sp}: its shards disagree on the statistics metadata`, { file: sp });
+  }
+  if (!info) return { input, examples: 1 };
+  checkStatisticsFor({ info, file: sp, model, kind, checkpoint: await checkpointContentIdOfFile({ path: model }) });
+  return { input, examples: info.examples };
 }
 
 interface OutputTensor {
@@ -293,17 +317,17 @@ export async function mergeFiles(options: MergeFilesOptions): Promise<MergeFiles
     const models: OpenedInput[] = [];
     for (const p of modelPaths) models.push(await openInput(p, opened));
     const stats: (OpenedInput | undefined)[] = [];
+    /** Per model: what its statistics' sums are divided by (the example count). */
+    const statsExamples: number[] = [];
     if (method.statistics) {
       for (const p of modelPaths) {
-        const sp = statisticsPath(p, method.statistics);
-        const exists = await stat(sp).then(
-          () => true,
-          () => false,
-        );
-        if (!exists && method.statistics === 'fisher') {
+        const found = await openStatistics(p, method.statistics, opened);
+        if (!found && method.statistics === 'fisher') {
+          const sp = statisticsPath(p, 'fisher');
           throw new UsageError('USAGE_NOT_FOUND', `${p}: fisher needs its Fisher statistics in ${sp}`, { file: sp });
         }
-        stats.push(exists ? await openInput(sp, opened) : undefined);
+        stats.push(found?.input);
+        statsExamples.push(found?.examples ?? 1);
       }
     }
     // Every input has every tensor, with the same shape — checked before any tensor data is read.
@@ -422,7 +446,11 @@ export async function mergeFiles(options: MergeFilesOptions): Promise<MergeFiles
         const modelValues: Float32Array[] = [];
         for (const m of models) modelValues.push(await readValues(m, t.name));
         const statistics: (Float32Array | undefined)[] = [];
-        for (const s of stats) statistics.push(s?.tensors.has(t.name) ? await readValues(s, t.name) : undefined);
+        for (const [i, s] of stats.entries()) {
+          const sums = s?.tensors.has(t.name) ? await readValues(s, t.name) : undefined;
+          const n = statsExamples[i]!;
+          statistics.push(sums && n !== 1 ? sums.map((v) => v / n) : sums);
+        }
         const inputs: MergeInputs = {
           tensorName: t.name,
           shape: t.shape,

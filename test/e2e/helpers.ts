@@ -5,11 +5,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FIXTURES_ROOT } from '../support/fixtures-dir.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The built CLI; WEFT_TEST_CLI points the tests at another build (a helper's private `tsc --outDir`). */
 export const CLI = process.env.WEFT_TEST_CLI ?? join(ROOT, 'dist', 'cli', 'main.js');
-export const FIXTURES = join(ROOT, '..', 'shared', 'fixtures');
+export const FIXTURES = FIXTURES_ROOT;
 export const DIGITS = join(FIXTURES, 'digits');
 
 export interface Run {

@@ -2,10 +2,10 @@
 // the pure layers never import node:fs, not even in test support.
 
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { FIXTURES_ROOT } from './fixtures-dir.js';
 
-/** The folder of shared fixtures: /work/shared/fixtures beside the project. */
-export const FIXTURES_DIR = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
+/** The folder of shared fixtures (see fixtures-dir.ts), with a trailing slash. */
+export const FIXTURES_DIR = `${FIXTURES_ROOT}/`;
 
 /** The bytes of a fixture file, by path relative to FIXTURES_DIR. */
 export function readFixture(relativePath: string): Uint8Array {
