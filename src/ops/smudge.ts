@@ -1,7 +1,6 @@
 // `smudge` (git checkout): rebuilds a checkpoint byte for byte from its manifest and the store, verifying every
 // object (SHA-256 of its stored bytes) and every tensor (its content id). Streams; reads objects ahead in parallel.
 
-import { createHash } from 'node:crypto';
 import { StoreError } from '../errors.js';
 import {
   listManifestFrameRanges,
@@ -11,6 +10,7 @@ import {
   parseManifest,
 } from '../manifest/manifest.js';
 import type { ObjectStore } from '../store/object-store.js';
+import { beginTensorHash } from './hash-pool.js';
 import { decodeTensorBytes, parentLookupOf } from './tensor-decode.js';
 
 /** Objects decoded ahead of the one being written: parallel decompression on both cores, bounded memory. */
@@ -143,7 +143,15 @@ export async function* rebuildFromManifest(
   };
   for (const t of manifest.tensors) {
     yield* emitFrameUpTo(t.offsetBytes);
-    const hash = createHash('sha256');
+    // Hashing runs on the hash workers over copies (a memory copy costs a small fraction of a SHA-256), so this
+    // thread keeps feeding git while the content id is checked in parallel.
+    const hash = beginTensorHash();
+    const hashed: Promise<Uint8Array>[] = [];
+    const hashCopy = (bytes: Uint8Array) => {
+      const p = hash.update(new Uint8Array(bytes));
+      p.catch(() => {}); // awaited below; an early error must not leave it unhandled
+      hashed.push(p);
+    };
     let got = 0;
     try {
       if (t.encoding.kind !== 'dense') {
@@ -155,13 +163,13 @@ export async function* rebuildFromManifest(
           parents,
           what: `${pathname}: tensor ${JSON.stringify(t.name)}`,
         });
-        hash.update(bytes);
+        hashCopy(bytes);
         got = bytes.length;
         if (got === t.sizeBytes) yield bytes;
       }
       for (let i = 0; t.encoding.kind === 'dense' && i < t.encoding.refs.length; i++) {
         const bytes = await loader.take();
-        hash.update(bytes);
+        hashCopy(bytes);
         got += bytes.length;
         if (got > t.sizeBytes) break;
         yield bytes;
@@ -176,7 +184,8 @@ export async function* rebuildFromManifest(
       }
       throw e;
     }
-    if (got !== t.sizeBytes || hash.digest('hex') !== t.contentId) {
+    await Promise.all(hashed);
+    if (got !== t.sizeBytes || (await hash.digest()) !== t.contentId) {
       throw new StoreError(
         'STORE_CORRUPT',
         `${pathname}: tensor ${JSON.stringify(t.name)} does not match its content id ${t.contentId.slice(0, 12)}…; run 'weft fsck'`,
