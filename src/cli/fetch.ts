@@ -9,13 +9,23 @@ import { formatBytes } from './render.js';
 export const fetchCommand: CommandSpec = {
   name: 'fetch',
   summary: 'download the model objects of commits (default HEAD) that the store lacks, verifying each',
-  usage: '[<remote>] [<ref>…] [--transfers <n>] [--json]',
+  usage: '[<remote>] [<ref>…] [--include <glob>]… [--transfers <n>] [--no-notes] [--json]',
   details:
     '<remote> is a Weft remote, else a git remote (its Git LFS endpoint), else a URL; default: origin. Every\n' +
-    'object is checked (SHA-256 and header) before it enters the store; a wrong one is an error naming it.',
+    'object is checked (SHA-256 and header) before it enters the store; a wrong one is an error naming it.\n' +
+    'From a git remote it also fetches refs/notes/weft (evaluation results) and merges them into ours.\n' +
+    "--include 'model.layers.0.*' fetches only the matching tensors' objects (and every file's headers); a\n" +
+    'later checkout fetches the rest on demand, or with WEFT_SKIP_SMUDGE=1 keeps the manifest, and a file whose\n' +
+    'objects cannot be had fails naming the tensor (partial work-tree files are not written).',
   options: {
+    include: {
+      type: 'string',
+      multiple: true,
+      description: "<glob> only tensors whose names match ('*' any characters, '?' one; repeatable)",
+    },
     transfers: { type: 'string', description: '<n> parallel downloads (default 8)' },
     json: { type: 'boolean', description: 'print the result as JSON' },
+    'no-notes': { type: 'boolean', description: 'leave refs/notes/weft (evaluation results) alone' },
   },
   async run({ io, values, positionals }) {
     const [remote, ...refs] = positionals;
@@ -28,7 +38,9 @@ export const fetchCommand: CommandSpec = {
         repo,
         ...(remote !== undefined ? { remote } : {}),
         refs,
+        ...(Array.isArray(values.include) ? { include: values.include as string[] } : {}),
         env: io.env,
+        notes: values['no-notes'] !== true,
         ...(transfers ? { transfers } : {}),
         onProgress: progress.onProgress,
       });
@@ -49,13 +61,14 @@ export const fetchCommand: CommandSpec = {
 export const pullCommand: CommandSpec = {
   name: 'pull',
   summary: 'fetch the model objects of HEAD and write the tracked files still left as manifests',
-  usage: '[<remote>] [<path>…] [--transfers <n>] [--json]',
+  usage: '[<remote>] [<path>…] [--transfers <n>] [--no-notes] [--json]',
   details:
     'Like `git lfs pull`: it does not run `git pull`. Only files whose work-tree bytes are the committed\n' +
     'manifest (a clone made with WEFT_SKIP_SMUDGE=1) or that are missing are rewritten; edits are kept.',
   options: {
     transfers: { type: 'string', description: '<n> parallel downloads (default 8)' },
     json: { type: 'boolean', description: 'print the result as JSON' },
+    'no-notes': { type: 'boolean', description: 'leave refs/notes/weft (evaluation results) alone' },
   },
   async run({ io, values, positionals }) {
     const [remote, ...rest] = positionals;
@@ -70,6 +83,7 @@ export const pullCommand: CommandSpec = {
         ...(remote !== undefined ? { remote } : {}),
         paths,
         env: io.env,
+        notes: values['no-notes'] !== true,
         ...(transfers ? { transfers } : {}),
         onProgress: progress.onProgress,
       });

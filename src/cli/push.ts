@@ -25,12 +25,14 @@ export function transferProgress(io: CliIO, label: string): { onProgress(p: Tran
 export const pushCommand: CommandSpec = {
   name: 'push',
   summary: 'upload the model objects of commits (default HEAD) that a remote lacks',
-  usage: '[<remote>] [<ref>…] [--all] [--transfers <n>] [--json]',
+  usage: '[<remote>] [<ref>…] [--all] [--transfers <n>] [--no-notes] [--json]',
   details:
     '<remote> is a Weft remote (weft remote add), else a git remote (its Git LFS endpoint), else a URL; default:\n' +
     'origin. Sends only what the remote lacks (checked in batches), 8 transfers at a time; rerun after an\n' +
     'interruption to send the rest. `git push` does this by itself through the pre-push hook (set\n' +
-    'WEFT_SKIP_PUSH=1 to skip it once).',
+    'WEFT_SKIP_PUSH=1 to skip it once). When <remote> is a git remote, weft push also merges in its\n' +
+    'refs/notes/weft (evaluation results) and pushes ours there; plain `git push` does not push notes: run\n' +
+    '`git push <remote> refs/notes/weft` (or weft push) after `weft eval`.',
   options: {
     all: {
       type: 'boolean',
@@ -38,6 +40,7 @@ export const pushCommand: CommandSpec = {
     },
     transfers: { type: 'string', description: '<n> parallel uploads (default 8)' },
     json: { type: 'boolean', description: 'print the result as JSON' },
+    'no-notes': { type: 'boolean', description: 'leave refs/notes/weft (evaluation results) alone' },
   },
   async run({ io, values, positionals }) {
     const [remote, ...refs] = positionals;
@@ -52,6 +55,7 @@ export const pushCommand: CommandSpec = {
         refs,
         all: values.all === true,
         env: io.env,
+        notes: values['no-notes'] !== true,
         ...(transfers ? { transfers } : {}),
         onProgress: progress.onProgress,
       });

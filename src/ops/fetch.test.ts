@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RemoteError } from '../errors.js';
+import type { Manifest } from '../manifest/manifest.js';
 import { FilesystemTransport } from '../remote/filesystem-transport.js';
-import { downloadObjects, fetchMissingObjects } from './fetch.js';
+import { downloadObjects, fetchMissingObjects, objectsOfTensors } from './fetch.js';
 import { parsePrePushInput, uploadObjects } from './push.js';
 import { addRemote } from './remote-config.js';
 import { openRepo, type Repo } from './repo.js';
@@ -112,5 +113,60 @@ describe('parsePrePushInput', () => {
       { localRef: 'refs/heads/main', localSha: 'a'.repeat(40), remoteRef: 'refs/heads/main', remoteSha: z },
     ]);
     expect(() => parsePrePushInput('garbage\n')).toThrow(/ref line/);
+  });
+});
+
+describe('objectsOfTensors (fetch --include)', () => {
+  const id = (c: string) => c.repeat(64) as never;
+  const dense = (ref: string) => ({ kind: 'dense', refs: [{ id: id(ref) }], params: {} });
+  const manifest: Manifest = {
+    format: 'safetensors',
+    sizeBytes: 100,
+    frames: [{ sizeBytes: 8, refs: [{ id: id('f') }] }],
+    tensors: [
+      {
+        name: 'model.layers.0.w',
+        dtype: 'F32',
+        shape: [1],
+        offsetBytes: 8,
+        sizeBytes: 4,
+        contentId: id('1'),
+        encoding: dense('a'),
+      },
+      {
+        name: 'model.layers.1.w',
+        dtype: 'F32',
+        shape: [1],
+        offsetBytes: 12,
+        sizeBytes: 4,
+        contentId: id('2'),
+        encoding: { kind: 'delta', refs: [{ id: id('b') }], params: { parent: id('3') } },
+      },
+      {
+        name: 'lm_head',
+        dtype: 'F32',
+        shape: [1],
+        offsetBytes: 16,
+        sizeBytes: 4,
+        contentId: id('4'),
+        encoding: dense('c'),
+      },
+    ],
+    parents: [
+      {
+        contentId: id('3'),
+        sizeBytes: 4,
+        encoding: { kind: 'delta', refs: [{ id: id('d') }], params: { parent: id('5') } },
+      },
+      { contentId: id('5'), sizeBytes: 4, encoding: dense('e') },
+    ],
+  } as Manifest;
+
+  it('takes the frames, the matching tensors and their parent chain, nothing else', () => {
+    expect(objectsOfTensors(manifest, ['model.layers.0.*']).sort()).toEqual([id('a'), id('f')].sort());
+    expect(objectsOfTensors(manifest, ['*.layers.1.?']).sort()).toEqual([id('b'), id('d'), id('e'), id('f')].sort());
+    expect(objectsOfTensors(manifest, ['lm_head', 'nothing.*']).sort()).toEqual([id('c'), id('f')].sort());
+    // Dots and brackets are literal: only * and ? are wildcards.
+    expect(objectsOfTensors(manifest, ['model.layers.[01].w'])).toEqual([id('f')]);
   });
 });

@@ -6,16 +6,28 @@ import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RemoteError, StoreError } from '../errors.js';
 import { CatFileBatch, runGit } from '../git/run-git.js';
-import { looksLikeManifest, MAX_MANIFEST_BYTES, type Manifest } from '../manifest/manifest.js';
+import {
+  listEncodingRefs,
+  looksLikeManifest,
+  MAX_MANIFEST_BYTES,
+  type Manifest,
+  type TensorEncoding,
+} from '../manifest/manifest.js';
 import { mapLimit, type Transport } from '../remote/transport.js';
 import type { ObjectId } from '../store/object-codec.js';
 import { listTrackedManifests, manifestOfBlob, resolveCommit } from './git-manifests.js';
+import { fetchNotes, isGitRemote, type NotesSyncResult } from './notes-sync.js';
 import { DEFAULT_TRANSFERS, objectsOfManifest, type TransferProgress } from './push.js';
-import { resolveRemote } from './remote-config.js';
+import { defaultRemoteName, resolveRemote } from './remote-config.js';
 import type { Repo } from './repo.js';
 
 /** A download that fails verification is tried this many times in all (a flaky proxy), then reported. */
 const CORRUPT_ATTEMPTS = 2;
+/**
+ * Most downloaded bytes held in memory while they wait for the store (verified, not yet written): bounds memory
+ * when the disk is slower than the network.
+ */
+const WRITE_BACKLOG_BYTES = 256 * 1024 * 1024;
 
 export interface FetchResult {
   remote: string;
@@ -25,6 +37,8 @@ export interface FetchResult {
   /** Objects downloaded now (the rest were already in the store). */
   downloaded: number;
   downloadedBytes: number;
+  /** With `notes`: what happened to refs/notes/weft (absent when the remote is not a git remote). */
+  notes?: NotesSyncResult;
 }
 
 /**
@@ -34,18 +48,55 @@ export interface FetchResult {
  * @example
  * await downloadObject({ repo, transport, oid });
  */
-export async function downloadObject(options: { repo: Repo; transport: Transport; oid: string }): Promise<number> {
+export async function downloadObject(options: {
+  repo: Repo;
+  transport: Transport;
+  oid: string;
+  /** Leave directory fsyncs to one `repo.store.syncDirectories()` the caller awaits after the batch. */
+  deferDirectorySync?: boolean;
+}): Promise<number> {
+  return storeDownloaded({ ...options, got: await downloadOnce(options.transport, options.oid) });
+}
+
+/** Downloaded bytes and, when the transport hashed them as they arrived, their SHA-256. */
+type Downloaded = { bytes: Uint8Array; sha256?: string };
+
+/**
+ * One download. Transports that hash the body as it arrives spare the store a second pass over the bytes; the
+ * store still compares that digest with the oid and validates the header before writing.
+ */
+async function downloadOnce(transport: Transport, oid: string): Promise<Downloaded> {
+  if (transport.downloadHashed) return transport.downloadHashed({ oid });
+  return { bytes: await transport.download({ oid }) };
+}
+
+/** Stores downloaded bytes after verifying them; a corrupt download is fetched again once, then reported. */
+async function storeDownloaded(options: {
+  repo: Repo;
+  transport: Transport;
+  oid: string;
+  got: Downloaded;
+  deferDirectorySync?: boolean;
+}): Promise<number> {
   const { repo, transport, oid } = options;
+  let got = options.got;
   for (let attempt = 1; ; attempt++) {
-    const bytes = await transport.download({ oid });
+    const bytes = got.bytes;
     try {
-      // putStored hashes and validates before writing, and writes temp + rename: never a partial object.
-      return (await repo.store.putStored(bytes, oid as ObjectId)).storedBytes;
+      // putStored checks SHA-256 = oid and the header before writing, and writes temp + rename: never a partial
+      // object.
+      const put = {
+        deferDirectorySync: options.deferDirectorySync === true,
+        ...(got.sha256 ? { sha256: got.sha256 } : {}),
+      };
+      return (await repo.store.putStored(bytes, oid as ObjectId, put)).storedBytes;
     } catch (error) {
       if (!(error instanceof StoreError) || error.code !== 'STORE_CORRUPT') throw error;
-      if (attempt < CORRUPT_ATTEMPTS) continue;
-      const actual = createHash('sha256').update(bytes).digest('hex');
-      const why = actual === oid ? error.message : `received ${bytes.length} bytes with SHA-256 ${actual}`;
+      if (attempt < CORRUPT_ATTEMPTS) {
+        got = await downloadOnce(transport, oid);
+        continue;
+      }
+      const why = `${bytes.length} bytes received: ${error.message}`;
       throw new RemoteError('REMOTE_CORRUPT', `${transport.name}: object ${oid} is corrupt on the remote: ${why}`, {
         cause: error,
       });
@@ -74,8 +125,13 @@ export async function downloadObjects(options: {
   const progress: TransferProgress = { doneBytes: 0, totalBytes: 0, doneObjects: 0, totalObjects: missing.length };
   options.onProgress?.({ ...progress });
   if (missing.length > 1) await transport.prepareDownloads?.(missing.map((oid) => ({ oid })));
-  await mapLimit(missing, options.transfers ?? DEFAULT_TRANSFERS, async (oid) => {
-    const n = await downloadObject({ repo, transport, oid });
+  // Downloads and store writes overlap: a transfer slot is free again once its bytes are verified in memory and
+  // handed to the store, so the next download starts while the store writes (and fsyncs) the previous one. Bytes
+  // waiting for the store are bounded by WRITE_BACKLOG_BYTES.
+  const writes = new Set<Promise<void>>();
+  let backlog = 0;
+  let writeFailed: { error: unknown } | undefined;
+  const stored = (n: number) => {
     progress.doneBytes += n;
     progress.doneObjects++;
     // Sizes are known only on arrival: estimate the total from the mean so far (exact at the end).
@@ -84,7 +140,36 @@ export async function downloadObjects(options: {
         ? progress.doneBytes
         : Math.round((progress.doneBytes / progress.doneObjects) * progress.totalObjects);
     options.onProgress?.({ ...progress });
-  });
+  };
+  try {
+    await mapLimit(missing, options.transfers ?? DEFAULT_TRANSFERS, async (oid) => {
+      if (writeFailed) throw writeFailed.error;
+      while (backlog > WRITE_BACKLOG_BYTES && writes.size > 0) await Promise.race(writes);
+      const got = await downloadOnce(transport, oid);
+      const size = got.bytes.length;
+      backlog += size;
+      const write = storeDownloaded({ repo, transport, oid, got, deferDirectorySync: true }).then(
+        (n) => stored(n),
+        (error: unknown) => {
+          writeFailed ??= { error };
+        },
+      );
+      const tracked = write.finally(() => {
+        backlog -= size;
+        writes.delete(tracked);
+      });
+      writes.add(tracked);
+    });
+    await Promise.all(writes);
+    if (writeFailed) throw writeFailed.error;
+  } catch (error) {
+    await Promise.allSettled(writes); // no write outlives the call
+    // The objects written before the failure are whole and verified: make them durable too, report the failure.
+    await repo.store.syncDirectories().catch(() => undefined);
+    throw error;
+  }
+  // One fsync per fan-out directory for the whole batch, not one per object.
+  await repo.store.syncDirectories();
   return { downloaded: missing.length, downloadedBytes: progress.doneBytes };
 }
 
@@ -95,9 +180,19 @@ export interface FetchOptions {
   refs?: readonly string[];
   /** Only these paths (exact or folder prefixes). */
   paths?: readonly string[];
+  /**
+   * Only the tensors whose names match one of these globs (`*` any run of characters, dots included; `?` one
+   * character): their objects, the parent versions their encodings need, and every file's frame (headers), not
+   * the other tensors' data. A later checkout of such a file fetches the rest on demand from the default remote,
+   * or, with WEFT_SKIP_SMUDGE=1 or no remote, leaves the manifest and names the first tensor whose objects are
+   * missing.
+   */
+  include?: readonly string[];
   transfers?: number;
   env?: Record<string, string | undefined>;
   onProgress?: (p: TransferProgress) => void;
+  /** Also fetch and merge refs/notes/weft (evaluation results) when the remote is a git remote. */
+  notes?: boolean;
 }
 
 /**
@@ -114,7 +209,10 @@ export async function fetchObjects(options: FetchOptions): Promise<FetchResult> 
   const oids = new Set<string>();
   for (const commit of new Set(commits)) {
     for (const t of await listManifestsInTree(cwd, commit, options.paths ?? [])) {
-      for (const id of objectsOfManifest(t.manifest)) oids.add(id);
+      const ids = options.include?.length
+        ? objectsOfTensors(t.manifest, options.include)
+        : objectsOfManifest(t.manifest);
+      for (const id of ids) oids.add(id);
     }
   }
   const resolved = await resolveRemote({
@@ -131,10 +229,54 @@ export async function fetchObjects(options: FetchOptions): Promise<FetchResult> 
       ...(options.transfers ? { transfers: options.transfers } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
-    return { remote: resolved.transport.name, commits, objects: oids.size, ...r };
+    const result: FetchResult = { remote: resolved.transport.name, commits, objects: oids.size, ...r };
+    if (options.notes) {
+      const name = options.remote ?? (await defaultRemoteName({ repo }));
+      if (await isGitRemote(cwd, name)) result.notes = await fetchNotes({ repo, remote: name });
+    }
+    return result;
   } finally {
     await resolved.transport.close();
   }
+}
+
+/** Most globs in one `include` list (each is compiled to a regular expression). */
+const MAX_INCLUDE_GLOBS = 256;
+
+/**
+ * The objects a partial fetch needs from one manifest: its frames, the encodings of the tensors whose names match
+ * `include`, and the parent versions those encodings are stored against (followed through the chain).
+ *
+ * @example
+ * objectsOfTensors(manifest, ['model.layers.0.*']) // → frame objects + layer 0's objects
+ */
+export function objectsOfTensors(manifest: Manifest, include: readonly string[]): string[] {
+  if (include.length > MAX_INCLUDE_GLOBS) {
+    throw new RangeError(`--include: ${include.length} patterns, at most ${MAX_INCLUDE_GLOBS}`);
+  }
+  const patterns = include.map(globToRegExp);
+  const out = new Set<string>();
+  for (const f of manifest.frames) for (const r of f.refs) out.add(r.id);
+  const parents = new Map((manifest.parents ?? []).map((p) => [p.contentId as string, p.encoding]));
+  const seen = new Set<TensorEncoding>();
+  const add = (encoding: TensorEncoding | undefined) => {
+    if (encoding === undefined || seen.has(encoding)) return; // `seen` stops a (malformed) cycle
+    seen.add(encoding);
+    for (const r of listEncodingRefs(encoding)) out.add(r.id);
+    const parent = encoding.params.parent;
+    if (parent !== undefined) add(parents.get(parent));
+  };
+  for (const t of manifest.tensors) if (patterns.some((p) => p.test(t.name))) add(t.encoding);
+  return [...out];
+}
+
+/** A tensor-name glob as an anchored regular expression: `*` any run of characters, `?` one, the rest literal. */
+function globToRegExp(glob: string): RegExp {
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
+  return new RegExp(`^${body}$`, 's');
 }
 
 /**

@@ -74,7 +74,7 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
       } catch {
         return undefined; // no HEAD yet, or git cannot answer: clean without a parent
       }
-      if (!found || found.type !== 'blob') continue;
+      if (found?.type !== 'blob') continue;
       try {
         return manifestOfBlob(found.content, pathname);
       } catch {

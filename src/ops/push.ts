@@ -7,6 +7,7 @@ import { listManifestRefs, MAX_MANIFEST_BYTES, type Manifest } from '../manifest
 import { mapLimit, type RemoteObject, type Transport } from '../remote/transport.js';
 import type { ObjectId } from '../store/object-codec.js';
 import { manifestOfBlob, resolveCommit } from './git-manifests.js';
+import { isGitRemote as isGitRemoteName, type NotesSyncResult, pushNotes } from './notes-sync.js';
 import { defaultRemoteName, resolveRemote } from './remote-config.js';
 import type { Repo } from './repo.js';
 
@@ -33,6 +34,8 @@ export interface PushResult {
   /** Objects the remote lacked and that were sent now. */
   uploaded: number;
   uploadedBytes: number;
+  /** With `notes`: what happened to refs/notes/weft (absent when the remote is not a git remote). */
+  notes?: NotesSyncResult;
 }
 
 /** Every object id a manifest names (frames, tensors and their encodings' parameters, parents), without repeats. */
@@ -177,6 +180,11 @@ export interface PushOptions {
   transfers?: number;
   env?: Record<string, string | undefined>;
   onProgress?: (p: TransferProgress) => void;
+  /**
+   * Also push refs/notes/weft (evaluation results) when `remote` is a git remote, after merging its notes in
+   * (`weft push` does; the pre-push hook must not: it runs inside a `git push`).
+   */
+  notes?: boolean;
 }
 
 /**
@@ -202,13 +210,17 @@ export async function pushObjects(options: PushOptions): Promise<PushResult> {
     for (const ref of options.refs?.length ? options.refs : ['HEAD']) include.push(await resolveCommit(cwd, ref));
   }
   const name = options.remote ?? (await defaultRemoteName({ repo }));
-  if (!options.all && /^[A-Za-z0-9._-]+$/.test(name) && (await isGitRemote(cwd, name)))
+  if (!options.all && /^[A-Za-z0-9._-]+$/.test(name) && (await isGitRemoteName(cwd, name)))
     exclude.push(`--remotes=${name}`);
   const oids = new Set<string>();
   const manifests = await forEachManifestInRange({ cwd, include, exclude }, ({ manifest }) => {
     for (const id of objectsOfManifest(manifest)) oids.add(id);
   });
-  if (oids.size === 0) return { remote: name, manifests, objects: 0, uploaded: 0, uploadedBytes: 0 }; // no contact
+  const withNotes = async (r: PushResult): Promise<PushResult> => {
+    if (!options.notes || options.pushedRefs || !(await isGitRemoteName(cwd, name))) return r;
+    return { ...r, notes: await pushNotes({ repo, remote: name }) };
+  };
+  if (oids.size === 0) return withNotes({ remote: name, manifests, objects: 0, uploaded: 0, uploadedBytes: 0 }); // no contact
   const refName = options.pushedRefs?.find((r) => !ZERO_SHA.test(r.localSha))?.remoteRef;
   const resolved = await resolveRemote({
     repo,
@@ -225,7 +237,7 @@ export async function pushObjects(options: PushOptions): Promise<PushResult> {
       ...(options.transfers ? { transfers: options.transfers } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
-    return { remote: resolved.transport.name, manifests, objects: oids.size, ...sent };
+    return await withNotes({ remote: resolved.transport.name, manifests, objects: oids.size, ...sent });
   } finally {
     await resolved.transport.close();
   }
@@ -233,10 +245,5 @@ export async function pushObjects(options: PushOptions): Promise<PushResult> {
 
 async function commitExists(cwd: string, sha: string): Promise<boolean> {
   const r = await runGit(['cat-file', '-e', `${sha}^{commit}`], { cwd, allowedExitCodes: [0, 1, 128] });
-  return r.code === 0;
-}
-
-async function isGitRemote(cwd: string, name: string): Promise<boolean> {
-  const r = await runGit(['config', '--get', `remote.${name}.url`], { cwd, allowedExitCodes: [0, 1] });
   return r.code === 0;
 }

@@ -9,10 +9,12 @@ import {
   classifyStatus,
   DEFAULT_RETRY,
   fetchOrThrow,
+  type HashedBytes,
   httpError,
   type RemoteObject,
   type RetryPolicy,
   readBody,
+  readBodyHashed,
   redactUrl,
   serverText,
   type Transport,
@@ -149,6 +151,15 @@ export class LfsTransport implements Transport {
   }
 
   async download(object: RemoteObject): Promise<Uint8Array> {
+    return (await this.get(object, false)).bytes;
+  }
+
+  async downloadHashed(object: RemoteObject): Promise<HashedBytes> {
+    return this.get(object, true);
+  }
+
+  /** Downloads an object; with `hashed`, its SHA-256 computed as the chunks arrive (else sha256 is ''). */
+  private async get(object: RemoteObject, hashed: boolean): Promise<HashedBytes> {
     checkOid(object.oid);
     for (let round = 0; ; round++) {
       const cached = round === 0 ? this.downloadActions.get(object.oid) : undefined;
@@ -163,7 +174,7 @@ export class LfsTransport implements Transport {
         );
       }
       try {
-        return await this.transfer('GET', action, `download object ${object.oid}`);
+        return await this.receive(action, `download object ${object.oid}`, hashed);
       } catch (error) {
         if (round === 0 && error instanceof RemoteError && error.code === 'REMOTE_AUTH') continue;
         if (error instanceof RemoteError && error.code === 'REMOTE_MISSING') {
@@ -300,6 +311,17 @@ export class LfsTransport implements Transport {
     return this.credential;
   }
 
+  /** A basic-transfer GET of an action's href; with `hashed`, the body's SHA-256 as it arrives (else ''). */
+  private async receive(action: LfsAction, what: string, hashed: boolean): Promise<HashedBytes> {
+    let out: HashedBytes = { bytes: new Uint8Array(), sha256: '' };
+    await this.transfer('GET', action, what, undefined, undefined, async (response) => {
+      out = hashed
+        ? await readBodyHashed(response, MAX_DOWNLOAD_BYTES, what, this.name)
+        : { bytes: await readBody(response, MAX_DOWNLOAD_BYTES, what, this.name), sha256: '' };
+    });
+    return out;
+  }
+
   /** A basic-transfer request to an action's href (with its headers; our credentials only on the API's origin). */
   private async transfer(
     method: 'PUT' | 'GET' | 'POST',
@@ -307,6 +329,7 @@ export class LfsTransport implements Transport {
     what: string,
     body?: Uint8Array,
     contentType?: string,
+    readGet?: (response: Response) => Promise<void>,
   ): Promise<Uint8Array> {
     if (typeof action.href !== 'string' || !/^https?:\/\//.test(action.href)) {
       throw new RemoteError('REMOTE_REJECTED', `${this.name}: ${what}: the server gave no usable href`);
@@ -326,6 +349,10 @@ export class LfsTransport implements Transport {
       if (!response.ok) throw await httpError(response, what, this.name);
       if (method !== 'GET') {
         await response.body?.cancel();
+        return new Uint8Array();
+      }
+      if (readGet) {
+        await readGet(response);
         return new Uint8Array();
       }
       return readBody(response, MAX_DOWNLOAD_BYTES, what, this.name);

@@ -11,11 +11,13 @@ import {
   checkOid,
   DEFAULT_RETRY,
   fetchOrThrow,
+  type HashedBytes,
   httpError,
   mapLimit,
   type RemoteObject,
   type RetryPolicy,
   readBody,
+  readBodyHashed,
   type Transport,
   transferTimeoutMs,
   uniqueObjects,
@@ -189,6 +191,17 @@ export class S3Transport implements Transport {
   }
 
   async download(object: RemoteObject): Promise<Uint8Array> {
+    return (await this.get(object, false)).bytes;
+  }
+
+  async downloadHashed(object: RemoteObject): Promise<HashedBytes> {
+    return this.get(object, true);
+  }
+
+  async close(): Promise<void> {}
+
+  /** GET an object (retried); with `hashed`, its SHA-256 computed as the chunks arrive (else sha256 is ''). */
+  private async get(object: RemoteObject, hashed: boolean): Promise<HashedBytes> {
     const key = this.keyOf(object.oid);
     const what = `download object ${object.oid}`;
     return withRetry(async () => {
@@ -203,11 +216,10 @@ export class S3Transport implements Transport {
         }
         throw error;
       }
-      return readBody(response, MAX_DOWNLOAD_BYTES, what, this.name);
+      if (hashed) return readBodyHashed(response, MAX_DOWNLOAD_BYTES, what, this.name);
+      return { bytes: await readBody(response, MAX_DOWNLOAD_BYTES, what, this.name), sha256: '' };
     }, this.retry);
   }
-
-  async close(): Promise<void> {}
 
   /** The stored size of `oid`, or undefined when absent. */
   private async head(oid: string): Promise<number | undefined> {

@@ -202,6 +202,26 @@ describe('ObjectStore', () => {
     expect([...(await store.get(id))]).toEqual([...sample(4000, 7)]);
   });
 
+  it('putStored with a caller-computed sha256 still compares it with the id and validates the header', async () => {
+    const store = new ObjectStore(root);
+    const stored = await encodeObject(sample(4000, 9), 2);
+    const id = computeObjectId(stored);
+    const wrong = 'ab'.repeat(32);
+    expect((await storeError(store.putStored(stored, id, { sha256: wrong }), 'STORE_CORRUPT')).message).toContain(
+      wrong,
+    );
+    await expect(store.putStored(stored, undefined, { sha256: id })).rejects.toThrow(RangeError);
+    // A digest that matches the id does not make bad bytes acceptable: the header is still validated.
+    const junk = Uint8Array.of(1, 2, 3);
+    const junkId = computeObjectId(junk);
+    await storeError(store.putStored(junk, junkId, { sha256: junkId }), 'STORE_CORRUPT');
+    expect(await collect(store.listObjects())).toEqual([]);
+    const put = await store.putStored(stored, id, { sha256: id, deferDirectorySync: true });
+    expect(put).toEqual({ id, storedBytes: stored.length, written: true });
+    await store.syncDirectories();
+    expect([...(await store.get(id))]).toEqual([...sample(4000, 9)]);
+  });
+
   it('lists only real objects, and deletes and totals them', async () => {
     const store = new ObjectStore(root);
     const a = await store.put(sample(3000, 8), { groupWidth: 2 });

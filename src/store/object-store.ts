@@ -66,6 +66,18 @@ export interface PutOptions {
   deferDirectorySync?: boolean;
 }
 
+/** Options of {@link ObjectStore.putStored}. */
+export interface PutStoredOptions {
+  /**
+   * The SHA-256 (lowercase hex) of exactly `stored`, computed by the caller as the bytes arrived (see
+   * readBodyHashed in remote/transport.ts): the store compares it with `expectedId` instead of hashing again.
+   * Pass only a digest of these very bytes; without it the store hashes them itself.
+   */
+  sha256?: string;
+  /** As {@link PutOptions.deferDirectorySync}: the caller awaits {@link ObjectStore.syncDirectories} afterwards. */
+  deferDirectorySync?: boolean;
+}
+
 /** Options of {@link ObjectStore.get}. */
 export interface GetOptions {
   /** Reject an object whose header declares another raw length, before decompressing it (STORE_CORRUPT). */
@@ -176,15 +188,23 @@ export class ObjectStore {
    *
    * @example
    * await store.putStored(await download(oid), oid);
+   * await store.putStored(bytes, oid, { sha256, deferDirectorySync: true }); // then: await store.syncDirectories()
    */
-  async putStored(stored: Uint8Array, expectedId?: ObjectId): Promise<PutResult> {
+  async putStored(stored: Uint8Array, expectedId?: ObjectId, options: PutStoredOptions = {}): Promise<PutResult> {
+    if (options.sha256 !== undefined && expectedId === undefined) {
+      throw new RangeError('putStored: a caller-computed sha256 needs the expected id to compare it with');
+    }
     return this.limiter.run(async () => {
-      const id = computeObjectId(stored);
+      const id = (options.sha256 ?? computeObjectId(stored)) as ObjectId;
       if (expectedId !== undefined && id !== expectedId) {
         throw new StoreError('STORE_CORRUPT', `object ${expectedId}: received bytes have SHA-256 ${id}`);
       }
       validateObject(stored, { id });
-      return { id, storedBytes: stored.length, written: await this.writeStored(id, stored) };
+      return {
+        id,
+        storedBytes: stored.length,
+        written: await this.writeStored(id, stored, options.deferDirectorySync === true),
+      };
     });
   }
 

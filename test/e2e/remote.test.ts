@@ -170,6 +170,27 @@ describe('weft push / fetch over a file:// git remote', () => {
     expect(remoteObjects(bare).length).toBe(before + added.length);
   });
 
+  it('fetch --include downloads only the matching tensors and the frame; a checkout lacking the rest names a tensor', () => {
+    const { bare } = shared;
+    const clone = freshClone(`file://${bare}`);
+    const part = JSON.parse(
+      ok(weft(clone, 'fetch', 'origin', 'origin/main', '--include', 'layers.2.*', '--json')).stdout,
+    );
+    expect(part.downloaded).toBe(part.objects);
+    expect(storeObjects(clone).length).toBe(part.downloaded);
+    // Offline (the remote unreachable), the checkout cannot materialise layers.0: the error names the tensor.
+    git(clone, ['remote', 'set-url', 'origin', `file://${bare}-gone`]);
+    const offline = git(clone, ['checkout', '-q', '-B', 'main', 'origin/main'], { allowFail: true });
+    expect(offline.code).not.toBe(0);
+    expect(offline.stderr).toContain('"layers.0.weight"');
+    git(clone, ['remote', 'set-url', 'origin', `file://${bare}`]);
+    const rest = JSON.parse(ok(weft(clone, 'fetch', 'origin', 'origin/main', '--json')).stdout);
+    expect(rest.objects).toBeGreaterThan(part.objects);
+    expect(rest.downloaded).toBe(rest.objects - part.objects);
+    git(clone, ['checkout', '-q', '-f', '-B', 'main', 'origin/main']);
+    expect(sha256File(join(clone, 'model.safetensors'))).toBe(sha256(model(3, 1))); // v2 was not git-pushed
+  });
+
   it('detects a corrupted object on the remote, names it, and stores nothing', () => {
     const { bare } = shared;
     const victim = remoteObjects(bare)[0]!;

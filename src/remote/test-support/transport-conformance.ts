@@ -45,6 +45,14 @@ export function transportConformance(options: ConformanceOptions): void {
         // Download without a known size (manifests do not record stored sizes).
         const last = objects[objects.length - 1]!;
         expect(Buffer.from(await t.download({ oid: last.oid })).equals(Buffer.from(last.bytes))).toBe(true);
+        // A transport that hashes while downloading reports the SHA-256 of exactly the bytes it returns.
+        if (t.downloadHashed) {
+          for (const o of objects) {
+            const got = await t.downloadHashed({ oid: o.oid });
+            expect(got.sha256).toBe(o.oid);
+            expect(Buffer.from(got.bytes).equals(Buffer.from(o.bytes))).toBe(true);
+          }
+        }
       } finally {
         await t.close();
       }
