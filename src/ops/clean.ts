@@ -6,7 +6,13 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type EncodedUpdate, encodeDelta, encodeLowRank, isPredictableDtype } from '../encode/update-encoding.js';
+import {
+  type EncodedUpdate,
+  encodeDelta,
+  encodeLowRank,
+  isPredictableDtype,
+  xorInto,
+} from '../encode/update-encoding.js';
 import { FormatError, StoreError } from '../errors.js';
 import type { Checkpoint } from '../formats/format-module.js';
 import { DETECT_HEAD_BYTES, detectFormat } from '../formats/registry.js';
@@ -414,6 +420,34 @@ class Cleaner {
   }
 
   /**
+   * For a tensor too big to hold: the previous version of the same name, dtype and size, decoded and verified, when
+   * an XOR delta against it keeps the chain within max_chain; undefined otherwise.
+   */
+  async streamParent(
+    tensor: ManifestTensor,
+  ): Promise<{ contentId: ContentId; depth: number; bytes: Uint8Array } | undefined> {
+    const prev = this.previousByName.get(tensor.name);
+    if (!prev || prev.dtype !== tensor.dtype || prev.sizeBytes !== tensor.sizeBytes) return undefined;
+    const depth = chainDepthOf(prev.encoding) + 1;
+    if (depth > this.maxChain) return undefined;
+    try {
+      const bytes = await decodeTensorBytes({
+        store: this.repo.store,
+        encoding: prev.encoding,
+        sizeBytes: prev.sizeBytes,
+        dtype: prev.dtype,
+        parents: this.previousParents,
+        what: `previous ${JSON.stringify(tensor.name)}`,
+      });
+      if (createHash('sha256').update(bytes).digest('hex') !== prev.contentId) return undefined;
+      return { contentId: prev.contentId, depth, bytes };
+    } catch (e) {
+      if (e instanceof StoreError) return undefined;
+      throw e;
+    }
+  }
+
+  /**
    * A low-rank + residual encoding when the change's energy is captured by a small rank; else undefined. The test
    * looks at a sample of rows first (cheap), and decodes the whole change only when the sample is low-rank.
    */
@@ -570,15 +604,32 @@ async function cleanTensor(
     return tensor;
   }
   // Too big to hold: store TENSOR_CHUNK_BYTES chunks as they complete (an unchanged tensor then dedups by object id).
+  // With a previous version of the same shape, each chunk is stored as its XOR against the parent's chunk: a
+  // fine-tuned tensor then costs its byte-grouped delta. All-zero chunks (unchanged stretches) are stored only
+  // once the content id shows the tensor did change at all.
+  const parentStream = await cleaner.streamParent(tensor);
   const refs: ObjectRef[] = [];
+  const zeroChunks: { index: number; size: number }[] = [];
   let chunk: Uint8Array[] = [];
   let filled = 0;
   let index = 0;
+  let offset = 0;
   const flush = async () => {
     const i = index++;
-    const bytes = chunk;
+    let bytes: Uint8Array | Uint8Array[] = chunk;
+    const size = filled;
     chunk = [];
     filled = 0;
+    if (parentStream) {
+      const xor = concatBytes(bytes);
+      xorInto(xor, parentStream.bytes.subarray(offset, offset + size));
+      offset += size;
+      if (isAllZero(xor)) {
+        zeroChunks.push({ index: i, size });
+        return;
+      }
+      bytes = xor;
+    }
     await cleaner.putLater(bytes, width, (ref) => {
       refs[i] = ref;
     });
@@ -595,13 +646,39 @@ async function cleanTensor(
   }
   if (filled > 0) await flush();
   const digest = hash.digest();
+  if (parentStream) {
+    tensor.encoding = {
+      kind: 'delta',
+      params: { parent: parentStream.contentId, depth: String(parentStream.depth), patch: 'xor' },
+      refs,
+    };
+  } else tensor.encoding.refs = refs;
   const known = (async () => {
     tensor.contentId = (await digest) as ContentId;
-    return cleaner.lookup(tensor.contentId, tensor.sizeBytes);
+    const found = await cleaner.lookup(tensor.contentId, tensor.sizeBytes);
+    if (!found) {
+      for (const z of zeroChunks) {
+        await cleaner.putLater(new Uint8Array(z.size), width, (ref) => {
+          refs[z.index] = ref;
+        });
+      }
+    }
+    return found;
   })();
-  tensor.encoding.refs = refs;
   cleaner.adopt(tensor, known);
   return tensor;
+}
+
+function isAllZero(bytes: Uint8Array): boolean {
+  const words =
+    bytes.byteOffset % 4 === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2) : undefined;
+  let i = 0;
+  if (words) {
+    for (let w = 0; w < words.length; w++) if (words[w] !== 0) return false;
+    i = words.length << 2;
+  }
+  for (; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+  return true;
 }
 
 /** Cleans a parsed checkpoint whose bytes come from `stream` starting at offset 0. */

@@ -174,6 +174,22 @@ describe('version control with real git', () => {
     writeFileSync(join(repo, 'm.safetensors'), 'x');
     git(repo, ['checkout', '--', 'm.safetensors']);
     expect(sha256File(join(repo, 'm.safetensors'))).toBe(sha256(big));
+    // Re-adding it unchanged stores nothing; a version with a few values changed costs a delta, not a copy.
+    git(repo, ['add', 'm.safetensors']);
+    expect(storedBytes(repo)).toBe(before);
+    const v2 = Uint8Array.from(big);
+    for (let k = 0; k < 100; k++) v2[v2.length - 1 - k * 200_003]! ^= 0x10;
+    writeFileSync(join(repo, 'm.safetensors'), v2);
+    git(repo, ['commit', '-qam', 'big v2']);
+    expect(storedBytes(repo) - before).toBeLessThan(200_000);
+    expect(git(repo, ['cat-file', '-p', 'HEAD:m.safetensors']).stdout).toMatch(
+      / delta parent=[0-9a-f]{64} depth=1 patch=xor /,
+    );
+    git(repo, ['checkout', '-q', 'HEAD~1', '--', 'm.safetensors']);
+    expect(sha256File(join(repo, 'm.safetensors'))).toBe(sha256(big));
+    git(repo, ['checkout', '-q', 'HEAD', '--', 'm.safetensors']);
+    expect(sha256File(join(repo, 'm.safetensors'))).toBe(sha256(v2));
+    expect(weft(repo, 'fsck').code).toBe(0);
   });
 
   it('a corrupt object fails checkout naming the file and tensor, and fsck reports it', () => {
