@@ -3,7 +3,7 @@
 
 import { fetchObjects, openRepo, pullObjects } from '../index.js';
 import { type CommandSpec, printJson, writeOut } from './command.js';
-import { parseTransfers, transferProgress } from './push.js';
+import { parseTransfers, withTransferProgress } from './push.js';
 import { formatBytes } from './render.js';
 
 export const fetchCommand: CommandSpec = {
@@ -30,11 +30,9 @@ export const fetchCommand: CommandSpec = {
   async run({ io, values, positionals }) {
     const [remote, ...refs] = positionals;
     const repo = await openRepo({ cwd: io.cwd });
-    const progress = transferProgress(io, 'weft fetch');
     const transfers = parseTransfers(values.transfers);
-    let result: Awaited<ReturnType<typeof fetchObjects>>;
-    try {
-      result = await fetchObjects({
+    const result = await withTransferProgress(io, 'weft fetch', (onProgress) =>
+      fetchObjects({
         repo,
         ...(remote !== undefined ? { remote } : {}),
         refs,
@@ -42,11 +40,9 @@ export const fetchCommand: CommandSpec = {
         env: io.env,
         notes: values['no-notes'] !== true,
         ...(transfers ? { transfers } : {}),
-        onProgress: progress.onProgress,
-      });
-    } finally {
-      progress.end();
-    }
+        onProgress,
+      }),
+    );
     if (values.json) await printJson(io, result);
     else {
       await writeOut(
@@ -74,22 +70,18 @@ export const pullCommand: CommandSpec = {
     const [remote, ...rest] = positionals;
     const paths = rest;
     const repo = await openRepo({ cwd: io.cwd });
-    const progress = transferProgress(io, 'weft pull');
     const transfers = parseTransfers(values.transfers);
-    let result: Awaited<ReturnType<typeof pullObjects>>;
-    try {
-      result = await pullObjects({
+    const result = await withTransferProgress(io, 'weft pull', (onProgress) =>
+      pullObjects({
         repo,
         ...(remote !== undefined ? { remote } : {}),
         paths,
         env: io.env,
         notes: values['no-notes'] !== true,
         ...(transfers ? { transfers } : {}),
-        onProgress: progress.onProgress,
-      });
-    } finally {
-      progress.end();
-    }
+        onProgress,
+      }),
+    );
     if (values.json) await printJson(io, result);
     else {
       await writeOut(

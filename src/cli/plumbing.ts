@@ -13,7 +13,7 @@ import {
   UsageError,
 } from '../index.js';
 import { type CommandSpec, writeOut } from './command.js';
-import { transferProgress } from './push.js';
+import { withTransferProgress } from './push.js';
 import { formatBytes, renderTable } from './render.js';
 
 export const showManifestCommand: CommandSpec = {
@@ -125,19 +125,15 @@ export const prePushCommand: CommandSpec = {
     const [name] = positionals;
     if (!name) throw new UsageError('USAGE', 'pre-push needs <remote> <url> (git passes them)');
     const repo = await openRepo({ cwd: io.cwd });
-    const progress = transferProgress(io, 'weft push');
-    let r: Awaited<ReturnType<typeof pushObjects>>;
-    try {
-      r = await pushObjects({
+    const r = await withTransferProgress(io, 'weft push', (onProgress) =>
+      pushObjects({
         repo,
         remote: name,
         pushedRefs: parsePrePushInput(Buffer.concat(chunks).toString('utf8')),
         env: io.env,
-        onProgress: progress.onProgress,
-      });
-    } finally {
-      progress.end();
-    }
+        onProgress,
+      }),
+    );
     if (r.uploaded > 0)
       io.stderr.write(`weft: sent ${r.uploaded} objects (${formatBytes(r.uploadedBytes)}) to ${r.remote}\n`);
     return 0;

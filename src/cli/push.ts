@@ -14,12 +14,26 @@ export function parseTransfers(value: unknown): number | undefined {
 }
 
 /** A progress callback drawing bytes, rate and ETA on stderr when it is a terminal. */
-export function transferProgress(io: CliIO, label: string): { onProgress(p: TransferProgress): void; end(): void } {
+function transferProgress(io: CliIO, label: string): { onProgress(p: TransferProgress): void; end(): void } {
   const bar = progressReporter(io, label);
   return {
     onProgress: (p) => bar.update(p.doneBytes, p.totalBytes),
     end: () => bar.end(),
   };
+}
+
+/** Runs a transfer with its progress bar (stderr, TTY only), ending the bar however the transfer ends. */
+export async function withTransferProgress<T>(
+  io: CliIO,
+  label: string,
+  transfer: (onProgress: (p: TransferProgress) => void) => Promise<T>,
+): Promise<T> {
+  const progress = transferProgress(io, label);
+  try {
+    return await transfer(progress.onProgress);
+  } finally {
+    progress.end();
+  }
 }
 
 export const pushCommand: CommandSpec = {
@@ -45,11 +59,9 @@ export const pushCommand: CommandSpec = {
   async run({ io, values, positionals }) {
     const [remote, ...refs] = positionals;
     const repo = await openRepo({ cwd: io.cwd });
-    const progress = transferProgress(io, 'weft push');
     const transfers = parseTransfers(values.transfers);
-    let result: Awaited<ReturnType<typeof pushObjects>>;
-    try {
-      result = await pushObjects({
+    const result = await withTransferProgress(io, 'weft push', (onProgress) =>
+      pushObjects({
         repo,
         ...(remote !== undefined ? { remote } : {}),
         refs,
@@ -57,11 +69,9 @@ export const pushCommand: CommandSpec = {
         env: io.env,
         notes: values['no-notes'] !== true,
         ...(transfers ? { transfers } : {}),
-        onProgress: progress.onProgress,
-      });
-    } finally {
-      progress.end();
-    }
+        onProgress,
+      }),
+    );
     if (values.json) await printJson(io, result);
     else {
       await writeOut(

@@ -286,7 +286,7 @@ export async function applyAdapter(options: {
     await adapter.source.close();
     await model.source.close();
   }
-  await writeInPlace(modelPath, writes);
+  await writeInPlace(modelPath, writes, join(repo.weftDir, 'tmp'));
   // Hints: the factors go into the store now; the content index says how the new tensors are built from them.
   for (let i = 0; i < hints.length; i++) {
     const h = hints[i]!;
@@ -333,12 +333,30 @@ function concatFloats(parts: readonly Float32Array[]): Uint8Array {
   return out;
 }
 
-/** Replaces byte ranges of a file atomically: a copy is patched, fsynced and renamed over it. */
+/**
+ * Replaces byte ranges of a file atomically: a copy is patched, fsynced and renamed over it. The copy is made in
+ * the store's temp folder (so a killed apply leaves nothing in the work tree for `git add -A` to pick up), or
+ * beside the file when that folder is on another file system.
+ */
 async function writeInPlace(
   path: string,
   writes: readonly { offsetBytes: number; bytes: Uint8Array }[],
+  tempDir: string,
 ): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.weft-${process.pid}.tmp`);
+  await mkdir(tempDir, { recursive: true });
+  try {
+    await patchAndRename(path, writes, join(tempDir, `adapter-${process.pid}-${Date.now()}.tmp`));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+    await patchAndRename(path, writes, join(dirname(path), `.${basename(path)}.weft-${process.pid}.tmp`));
+  }
+}
+
+async function patchAndRename(
+  path: string,
+  writes: readonly { offsetBytes: number; bytes: Uint8Array }[],
+  temp: string,
+): Promise<void> {
   await copyFile(path, temp);
   try {
     const handle = await open(temp, 'r+');

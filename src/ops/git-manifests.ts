@@ -108,17 +108,26 @@ export async function forEachReachableManifest(
   cwd: string,
   onManifest: (m: { blob: string; path: string; manifest: Manifest }) => void | Promise<void>,
 ): Promise<number> {
-  const { stdout } = await runGit(
-    ['rev-list', '--objects', '--all', '--reflog', '--indexed-objects', '--no-object-names'],
-    {
-      cwd,
-    },
+  return forEachManifestInRevList(cwd, ['--all', '--reflog', '--indexed-objects'], ({ blob, manifest }) =>
+    onManifest({ blob, path: blob, manifest }),
   );
+}
+
+/**
+ * The manifest blobs among the objects `git rev-list --objects <revListArgs>` lists, found by content (a blob
+ * that parses as a manifest): sizes and types are checked first, then only small blobs are read.
+ */
+export async function forEachManifestInRevList(
+  cwd: string,
+  revListArgs: readonly string[],
+  onManifest: (m: { blob: string; manifest: Manifest }) => void | Promise<void>,
+): Promise<number> {
+  const { stdout } = await runGit(['rev-list', '--objects', '--no-object-names', ...revListArgs], { cwd });
   const ids = stdout
     .toString('utf8')
     .split('\n')
     .filter((l) => l.length > 0);
-  // Sizes and types first (cheap), then read only small blobs.
+  if (ids.length === 0) return 0;
   const check = await runGit(['cat-file', '--batch-check=%(objectname) %(objecttype) %(objectsize)'], {
     cwd,
     input: `${ids.join('\n')}\n`,
@@ -144,7 +153,7 @@ export async function forEachReachableManifest(
       }
       if (manifest) {
         count++;
-        await onManifest({ blob: r.id, path: r.id, manifest });
+        await onManifest({ blob: r.id, manifest });
       }
     }
   } finally {

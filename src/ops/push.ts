@@ -2,11 +2,11 @@
 // remote lacks — batched existence checks, parallel transfers, resumable (a rerun sends only what is missing).
 
 import { StoreError, UsageError } from '../errors.js';
-import { CatFileBatch, runGit } from '../git/run-git.js';
-import { listManifestRefs, MAX_MANIFEST_BYTES, type Manifest } from '../manifest/manifest.js';
+import { runGit } from '../git/run-git.js';
+import { listManifestRefs, type Manifest } from '../manifest/manifest.js';
 import { mapLimit, type RemoteObject, type Transport } from '../remote/transport.js';
 import type { ObjectId } from '../store/object-codec.js';
-import { manifestOfBlob, resolveCommit } from './git-manifests.js';
+import { forEachManifestInRevList, resolveCommit } from './git-manifests.js';
 import { isGitRemote as isGitRemoteName, type NotesSyncResult, pushNotes } from './notes-sync.js';
 import { defaultRemoteName, resolveRemote } from './remote-config.js';
 import type { Repo } from './repo.js';
@@ -58,43 +58,9 @@ export async function forEachManifestInRange(
   for (const rev of [...options.include, ...options.exclude]) {
     if (rev.startsWith('-') && !rev.startsWith('--remotes=')) throw new UsageError('USAGE', `not a revision: ${rev}`);
   }
-  const args = ['rev-list', '--objects', '--no-object-names', ...options.include];
+  const args = [...options.include];
   if (options.exclude.length) args.push('--not', ...options.exclude);
-  const { stdout } = await runGit(args, { cwd: options.cwd });
-  const ids = stdout.toString('utf8').split('\n').filter(Boolean);
-  if (ids.length === 0) return 0;
-  const check = await runGit(['cat-file', '--batch-check=%(objectname) %(objecttype) %(objectsize)'], {
-    cwd: options.cwd,
-    input: `${ids.join('\n')}\n`,
-  });
-  const small = check.stdout
-    .toString('utf8')
-    .split('\n')
-    .map((l) => l.split(' '))
-    .filter(([, type, size]) => type === 'blob' && Number(size) <= MAX_MANIFEST_BYTES && Number(size) > 8)
-    .map(([id]) => id!);
-  const batch = new CatFileBatch({ cwd: options.cwd });
-  let count = 0;
-  try {
-    const reads = small.map((id) => ({ id, read: batch.read(id) }));
-    for (const r of reads) {
-      const obj = await r.read;
-      if (!obj) continue;
-      let manifest: Manifest | undefined;
-      try {
-        manifest = manifestOfBlob(obj.content, r.id);
-      } catch {
-        manifest = undefined; // looks like a manifest but is not one: an ordinary file
-      }
-      if (manifest) {
-        count++;
-        onManifest({ blob: r.id, manifest });
-      }
-    }
-  } finally {
-    await batch.close();
-  }
-  return count;
+  return forEachManifestInRevList(options.cwd, args, onManifest);
 }
 
 /**

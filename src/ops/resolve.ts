@@ -131,8 +131,19 @@ export async function resolveConflicts(options: {
   const policy = await readMergePolicy(repo);
   const models = await listConflictedModels({ repo });
   if (models.length === 0) throw new UsageError('USAGE', 'no conflicted model in this repository (nothing to resolve)');
+  const matches = (tensor: string) =>
+    tensor !== '' && (globMatches(options.pattern, tensor) || options.pattern === tensor);
+  // Refuse a pattern that matches nothing before touching any file.
+  if (!models.some((m) => m.conflicts.some((c) => matches(c.tensor)))) {
+    throw new UsageError(
+      'USAGE',
+      `no conflicted tensor matches ${JSON.stringify(options.pattern)} (conflicted: ${models
+        .flatMap((m) => m.conflicts.map((c) => c.tensor || '(layout)'))
+        .slice(0, 8)
+        .join(', ')})`,
+    );
+  }
   const result: ResolveResult = { written: [], settled: [], remaining: [] };
-  let matchedAny = false;
   for (const model of models) {
     if (!model.ours || !model.theirs) {
       for (const c of model.conflicts) result.remaining.push({ path: model.path, tensor: c.tensor });
@@ -140,9 +151,8 @@ export async function resolveConflicts(options: {
     }
     const resolutions = new Map(Object.entries(model.resolutions));
     for (const c of model.conflicts) {
-      if (c.tensor && (globMatches(options.pattern, c.tensor) || options.pattern === c.tensor)) {
+      if (matches(c.tensor)) {
         resolutions.set(c.tensor, options.resolution);
-        matchedAny = true;
         result.settled.push({
           path: model.path,
           tensor: c.tensor,
@@ -176,15 +186,6 @@ export async function resolveConflicts(options: {
       await mkdir(dirname(statePath), { recursive: true });
       await writeFile(statePath, JSON.stringify(state));
     }
-  }
-  if (!matchedAny) {
-    throw new UsageError(
-      'USAGE',
-      `no conflicted tensor matches ${JSON.stringify(options.pattern)} (conflicted: ${models
-        .flatMap((m) => m.conflicts.map((c) => c.tensor))
-        .slice(0, 8)
-        .join(', ')})`,
-    );
   }
   return result;
 }
