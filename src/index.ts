@@ -57,10 +57,31 @@ export type { ModelMergeResult, TensorConflict, TensorResolution } from './ops/m
 export { mergeModelVersions } from './ops/merge-models.js';
 export type { OpenedFile } from './ops/open-checkpoint.js';
 export { openCheckpointFile } from './ops/open-checkpoint.js';
+export type {
+  PartialCheckoutOptions,
+  PartialCheckoutResult,
+  PartialFile,
+  PartialSelection,
+  TensorPredicate,
+} from './ops/partial.js';
+export {
+  checkoutPartial,
+  dropUnmaterialised,
+  EXCLUDE_KEY,
+  INCLUDE_KEY,
+  keepUnmaterialised,
+  listPartialFiles,
+  readPartialSelection,
+  selectionPredicate,
+  tensorsToZeroFill,
+  writePartialSelection,
+} from './ops/partial.js';
 export type { PushedRef, PushOptions, PushResult, TransferProgress } from './ops/push.js';
 export { parsePrePushInput, pushObjects } from './ops/push.js';
 export type { WeftRemote } from './ops/remote-config.js';
 export { addRemote, listRemotes, removeRemote, resolveRemote } from './ops/remote-config.js';
+export type { KeyframePlan, RepackProgress, RepackResult, VersionGraph } from './ops/repack.js';
+export { checkMaxChain, effectiveDepths, MAX_REPACK_CHAIN, planKeyframes, repackRepo } from './ops/repack.js';
 export type { Repo } from './ops/repo.js';
 export { openRepo } from './ops/repo.js';
 export type { ConflictedModel, ResolveResult } from './ops/resolve.js';
@@ -74,6 +95,9 @@ export {
 } from './ops/stats.js';
 export type { StatusResult } from './ops/status.js';
 export { statusRepo } from './ops/status.js';
+export type { KeyframeSource } from './ops/tensor-decode.js';
+export { keyframeOf } from './ops/tensor-decode.js';
+export { compileTensorGlob, MAX_GLOB_CHARS } from './ops/tensor-glob.js';
 export type { TrackResult } from './ops/track.js';
 export { trackPatterns } from './ops/track.js';
 export type { Dtype } from './tensor/dtype.js';

@@ -1,6 +1,7 @@
 // The table of every CLI command; main.ts parses against it and --help renders it.
 
 import { adapterCommand } from './adapter.js';
+import { checkoutCommand } from './checkout.js';
 import type { CommandSpec } from './command.js';
 import { diffCommand } from './diff.js';
 import { evalCommand } from './eval.js';
@@ -16,6 +17,7 @@ import { mergeFilesCommand } from './merge-files.js';
 import { mergeDriverCommand, prePushCommand, showManifestCommand } from './plumbing.js';
 import { pushCommand } from './push.js';
 import { remoteCommand } from './remote.js';
+import { repackCommand } from './repack.js';
 import { resolveCommand } from './resolve.js';
 import { statsCommand } from './stats.js';
 import { statusCommand } from './status.js';
@@ -39,10 +41,12 @@ export const COMMANDS: readonly CommandSpec[] = [
   duCommand,
   fsckCommand,
   gcCommand,
+  repackCommand,
   remoteCommand,
   pushCommand,
   fetchCommand,
   pullCommand,
+  checkoutCommand,
   filterProcessCommand,
   showManifestCommand,
   mergeDriverCommand,

@@ -48,7 +48,10 @@ async function main(argv: string[]): Promise<number> {
   const io: CliIO = {
     cwd: process.cwd(),
     env: process.env,
-    stdin: process.stdin,
+    // A getter: touching process.stdin makes fd 0 non-blocking, and the filter process reads fd 0 directly.
+    get stdin() {
+      return process.stdin;
+    },
     stdout: process.stdout,
     stderr: process.stderr,
     processStdio: true,

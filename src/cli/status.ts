@@ -9,7 +9,9 @@ export const statusCommand: CommandSpec = {
   name: 'status',
   summary: 'tracked model files and which tensors changed in the work tree since the index',
   usage: '[--json] [<path>…]',
-  options: { json: { type: 'boolean', description: 'print {tracked, changes, touchedModules, conflicts} as JSON' } },
+  options: {
+    json: { type: 'boolean', description: 'print {tracked, changes, touchedModules, conflicts, partial} as JSON' },
+  },
   async run({ io, values, positionals }) {
     const repo = await openRepo({ cwd: io.cwd });
     const result = await statusRepo({ repo, paths: positionals.filter((p) => p !== '--') });
@@ -20,8 +22,11 @@ export const statusCommand: CommandSpec = {
     const lines = [`${result.tracked.length} tracked model file(s)`];
     for (const t of result.tracked) {
       const changed = result.changes.some((c) => c.path === t.path);
+      // Partial checkout: how many tensors the work tree leaves out (zeros until `weft checkout --all`).
+      const partial = result.partial.find((p) => p.path === t.path);
+      const left = partial ? `, partial: ${partial.notMaterialised.length} not materialised` : '';
       lines.push(
-        `  ${changed ? 'modified' : 'clean   '}  ${t.path}  [${t.format}, ${t.tensors} tensors, ${formatBytes(t.sizeBytes)}]`,
+        `  ${changed ? 'modified' : 'clean   '}  ${t.path}  [${t.format}, ${t.tensors} tensors, ${formatBytes(t.sizeBytes)}${left}]`,
       );
     }
     if (result.touchedModules.length > 0) lines.push(`modules touched: ${result.touchedModules.join(', ')}`);

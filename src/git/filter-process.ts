@@ -35,7 +35,8 @@ export interface FilterHandlers {
 
 export interface ServeFilterProcessOptions {
   /** What git writes (the filter's stdin). */
-  input: Readable;
+  /** A stream, or a blocking descriptor read directly (fd 0 of a filter process). */
+  input: Readable | { fd: number };
   /** Where git reads (the filter's stdout): nothing but protocol may be written to it. */
   output: Writable;
   handlers: FilterHandlers;

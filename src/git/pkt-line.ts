@@ -3,7 +3,7 @@
 
 import type { Readable, Writable } from 'node:stream';
 import { GitError } from '../errors.js';
-import { StreamReader } from './stream-reader.js';
+import { type ByteReader, FdReader, StreamReader } from './stream-reader.js';
 
 /** Largest packet git sends or accepts, header included (git's LARGE_PACKET_MAX). */
 export const PKT_MAX_LENGTH = 65520;
@@ -16,6 +16,12 @@ export const PKT_MAX_DATA_BYTES = PKT_MAX_LENGTH - 4;
 export const CONTENT_CHUNK_BYTES = 1024 * 1024;
 /** The writer's batch: a whole number of full packets, ~1 MiB. */
 const BATCH_BYTES = 16 * PKT_MAX_LENGTH;
+/**
+ * Chunks at least this big are not copied into batches: their packets go out as views of the chunk, headers
+ * between them, in gathered writes of up to DIRECT_WRITE_BYTES (a checkout's gigabyte is written, not copied).
+ */
+const DIRECT_MIN_BYTES = 256 * 1024;
+const DIRECT_WRITE_BYTES = 15 * PKT_MAX_DATA_BYTES;
 
 const FLUSH_BYTES = Buffer.from('0000', 'latin1');
 const HEX_DIGITS = '0123456789abcdef';
@@ -35,7 +41,7 @@ function protocolError(message: string): GitError {
  * before it. Rejects special packets ("0001"–"0003"), non-hex digits and lengths over PKT_MAX_LENGTH, leaving
  * the bad header unconsumed so that reading on meets the same error (a broken stream never resynchronises).
  */
-async function readPayloadLength(bytes: StreamReader): Promise<number | 'flush' | 'eof'> {
+async function readPayloadLength(bytes: ByteReader): Promise<number | 'flush' | 'eof'> {
   if (!(await bytes.fill(4))) {
     if (bytes.buffered === 0) return 'eof';
     throw protocolError(`input ended inside a pkt-line header (${bytes.buffered} of 4 bytes)`);
@@ -64,7 +70,7 @@ async function readPayloadLength(bytes: StreamReader): Promise<number | 'flush' 
   return length - 4;
 }
 
-async function fillOrFail(bytes: StreamReader, n: number, where: string): Promise<void> {
+async function fillOrFail(bytes: ByteReader, n: number, where: string): Promise<void> {
   if (!(await bytes.fill(n))) {
     throw protocolError(`input ended inside ${where} (${bytes.buffered} of ${n} bytes arrived)`);
   }
@@ -84,11 +90,12 @@ function decodeText(payload: Uint8Array): string {
  * const hello = await reader.readTextListUntilFlush(); // ['git-filter-client', 'version=2']
  */
 export class PktLineReader {
-  readonly #bytes: StreamReader;
+  readonly #bytes: ByteReader;
   #content: PacketContent | undefined;
 
-  constructor(input: Readable) {
-    this.#bytes = new StreamReader(input);
+  /** `{ fd }` reads a descriptor directly (a blocking pipe or file: git's end of a filter process). */
+  constructor(input: Readable | { fd: number }) {
+    this.#bytes = 'read' in input ? new StreamReader(input) : new FdReader(input.fd);
   }
 
   /** The next packet: its payload (a view, valid forever), 'flush', or 'eof' if the input ended between packets. */
@@ -156,7 +163,7 @@ export class PktLineReader {
 export type ContentAllocator = (bytes: number) => Uint8Array;
 
 export class PacketContent implements AsyncIterable<Uint8Array> {
-  readonly #bytes: StreamReader;
+  readonly #bytes: ByteReader;
   /** Payload bytes of the current packet not yet consumed. */
   #remaining = 0;
   #finished = false;
@@ -166,7 +173,7 @@ export class PacketContent implements AsyncIterable<Uint8Array> {
 
   readonly #allocate: (bytes: number) => Buffer;
 
-  constructor(bytes: StreamReader, allocate?: ContentAllocator) {
+  constructor(bytes: ByteReader, allocate?: ContentAllocator) {
     this.#bytes = bytes;
     this.#allocate = allocate
       ? (n) => {
@@ -304,7 +311,8 @@ export class PktLineWriter {
 
   /**
    * Writes a stream of byte chunks as data packets (no flush), coalescing small chunks into full-size packets
-   * and packets into ~1 MiB writes. Returns the payload byte count. Errors of `chunks` propagate unchanged;
+   * and packets into ~1 MiB writes; large chunks are written in place (they must not change until written:
+   * give it buffers you no longer touch). Returns the payload byte count. Errors of `chunks` propagate unchanged;
    * bytes not yet written when that happens are dropped.
    */
   async writeContentStream(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<number> {
@@ -327,6 +335,14 @@ export class PktLineWriter {
       await this.#write(ready);
     };
     for await (const chunk of chunks) {
+      if (chunk.length >= DIRECT_MIN_BYTES) {
+        await sendBatch();
+        for (let at = 0; at < chunk.length; at += DIRECT_WRITE_BYTES) {
+          await this.#writeDirect(chunk.subarray(at, Math.min(chunk.length, at + DIRECT_WRITE_BYTES)));
+        }
+        total += chunk.length;
+        continue;
+      }
       let i = 0;
       while (i < chunk.length) {
         if (packetStart < 0) {
@@ -347,11 +363,33 @@ export class PktLineWriter {
     return total;
   }
 
-  async #write(bytes: Uint8Array): Promise<void> {
+  /** `bytes` as full-size packets, each a view of it between headers, in one gathered write (cork/uncork). */
+  async #writeDirect(bytes: Uint8Array): Promise<void> {
+    const count = Math.ceil(bytes.length / PKT_MAX_DATA_BYTES);
+    const headers = Buffer.allocUnsafe(count * 4);
+    const parts: Uint8Array[] = [];
+    for (let k = 0; k < count; k++) {
+      const start = k * PKT_MAX_DATA_BYTES;
+      const end = Math.min(bytes.length, start + PKT_MAX_DATA_BYTES);
+      writeHeader(headers, k * 4, end - start + 4);
+      parts.push(headers.subarray(k * 4, k * 4 + 4), bytes.subarray(start, end));
+    }
+    await this.#write(parts);
+  }
+
+  async #write(bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
     const output = this.#output;
     if (this.#failure !== undefined) throw this.#failure;
     if (output.destroyed || output.writableEnded) throw protocolError('the output to git is closed');
-    if (output.write(bytes)) return;
+    let ready: boolean;
+    if (bytes instanceof Uint8Array) ready = output.write(bytes);
+    else {
+      output.cork();
+      ready = true;
+      for (const part of bytes) ready = output.write(part);
+      output.uncork();
+    }
+    if (ready) return;
     await new Promise<void>((resolve, reject) => {
       const done = (error?: GitError) => {
         output.off('drain', onDrain);

@@ -1,6 +1,7 @@
 // Pull-style, buffered reading of a Node Readable for the git layer's wire protocols (pkt-line, cat-file):
 // exact byte counts with as few copies as possible and bounded buffering. It must not interpret the bytes.
 
+import { read } from 'node:fs';
 import type { Readable } from 'node:stream';
 
 /**
@@ -172,3 +173,136 @@ export class StreamReader {
     if (stream.readableEnded || stream.destroyed) end();
   }
 }
+
+/** Bytes read from a descriptor per call: a grown pipe's whole buffer (see pipe-size.ts). */
+const FD_CHUNK_BYTES = 1024 * 1024;
+/** Consumed chunk buffers kept for the next reads. */
+const FD_IDLE_CHUNKS = 8;
+
+/**
+ * The same reads as {@link StreamReader} over a file descriptor, with no Node stream in between: each read
+ * lands in a reused 1 MiB buffer, so a gigabyte arriving costs no garbage and no fresh memory. Reads run on
+ * libuv's pool (the descriptor must be blocking: never touch `process.stdin` when reading fd 0 this way).
+ * Unlike StreamReader, `take` always copies (buffers are reused once consumed).
+ */
+export class FdReader {
+  readonly #fd: number;
+  readonly #chunks: { buffer: Buffer; length: number }[] = [];
+  readonly #idle: Buffer[] = [];
+  #offset = 0;
+  #buffered = 0;
+  #ended = false;
+  #failure: unknown;
+  #reading = false;
+  #waiters: (() => void)[] = [];
+
+  constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  get buffered(): number {
+    return this.#buffered;
+  }
+
+  async fill(minBytes: number): Promise<boolean> {
+    while (this.#buffered < minBytes) {
+      if (this.#failure !== undefined) throw this.#failure;
+      if (this.#ended) return false;
+      this.#pump(minBytes);
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+    this.#pump(0);
+    return true;
+  }
+
+  byteAt(index: number): number {
+    let i = this.#offset + index;
+    for (const chunk of this.#chunks) {
+      if (i < chunk.length) return chunk.buffer[i]!;
+      i -= chunk.length;
+    }
+    throw new RangeError(`byteAt(${index}) beyond the ${this.#buffered} buffered bytes`);
+  }
+
+  indexOf(byte: number): number {
+    let base = 0;
+    let start = this.#offset;
+    for (const chunk of this.#chunks) {
+      const at = chunk.buffer.subarray(0, chunk.length).indexOf(byte, start);
+      if (at >= 0) return base + at - start;
+      base += chunk.length - start;
+      start = 0;
+    }
+    return -1;
+  }
+
+  copyInto(target: Uint8Array, targetOffset: number, maxBytes: number): number {
+    const chunk = this.#chunks[0];
+    if (chunk === undefined) return 0;
+    const n = Math.min(maxBytes, chunk.length - this.#offset, target.length - targetOffset);
+    chunk.buffer.copy(target, targetOffset, this.#offset, this.#offset + n);
+    this.#consume(n);
+    return n;
+  }
+
+  take(n: number): Buffer {
+    if (n > this.#buffered) throw new RangeError(`take(${n}) beyond the ${this.#buffered} buffered bytes`);
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) filled += this.copyInto(out, filled, n - filled);
+    return out;
+  }
+
+  skip(n: number): void {
+    if (n > this.#buffered) throw new RangeError(`skip(${n}) beyond the ${this.#buffered} buffered bytes`);
+    while (n > 0) {
+      const step = Math.min(n, this.#chunks[0]!.length - this.#offset);
+      this.#consume(step);
+      n -= step;
+    }
+  }
+
+  #consume(n: number): void {
+    this.#offset += n;
+    this.#buffered -= n;
+    const chunk = this.#chunks[0];
+    if (chunk !== undefined && this.#offset >= chunk.length) {
+      this.#chunks.shift();
+      this.#offset = 0;
+      if (this.#idle.length < FD_IDLE_CHUNKS) this.#idle.push(chunk.buffer);
+    }
+  }
+
+  /** Keeps one read in flight while less than `HIGH_WATER_BYTES` (or `atLeast`) is buffered. */
+  #pump(atLeast: number): void {
+    if (this.#reading || this.#ended || this.#failure !== undefined) return;
+    if (this.#buffered >= Math.max(atLeast, HIGH_WATER_BYTES)) return;
+    this.#reading = true;
+    const buffer = this.#idle.pop() ?? Buffer.allocUnsafeSlow(FD_CHUNK_BYTES);
+    read(this.#fd, buffer, 0, buffer.length, null, (error, n) => {
+      this.#reading = false;
+      if (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EAGAIN') {
+          // A non-blocking descriptor after all: poll rather than fail.
+          this.#idle.push(buffer);
+          setTimeout(() => this.#pump(atLeast), 1);
+          return;
+        }
+        this.#failure = error;
+      } else if (n === 0) {
+        this.#ended = true;
+        this.#idle.push(buffer);
+      } else {
+        this.#chunks.push({ buffer, length: n });
+        this.#buffered += n;
+        this.#pump(atLeast);
+      }
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      for (const wake of waiters) wake();
+    });
+  }
+}
+
+/** What the pkt-line reader reads from: a Node stream or a descriptor. */
+export type ByteReader = StreamReader | FdReader;

@@ -418,8 +418,8 @@ export async function extractAdapter(options: {
       if (!isPredictableDtype(t.dtype) || !t.name.endsWith('.weight') || old.shape.join() !== t.shape.join()) continue;
       const [rows, cols] = t.shape as [number, number];
       const [x, y] = await Promise.all([
-        readTensorFromStore(repo.store, old, a.path, parentLookupOf(a.manifest)),
-        readTensorFromStore(repo.store, t, b.path, parentLookupOf(b.manifest)),
+        readTensorFromStore(repo.store, old, a.path, parentLookupOf(a.manifest), repo.keyframes),
+        readTensorFromStore(repo.store, t, b.path, parentLookupOf(b.manifest), repo.keyframes),
       ]);
       const delta = decodeToF32(t.dtype, y);
       const base = decodeToF32(t.dtype, x);

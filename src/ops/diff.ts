@@ -72,7 +72,7 @@ function fromManifest(repo: Repo, path: string, manifest: Manifest): FileVersion
     tensors: manifest.tensors,
     async load(name) {
       const t = manifest.tensors.find((x) => x.name === name)!;
-      return readTensorFromStore(repo.store, t, path, parents);
+      return readTensorFromStore(repo.store, t, path, parents, repo.keyframes);
     },
     frameDigest: () => hashFrameFromStore(repo.store, manifest.frames),
   };

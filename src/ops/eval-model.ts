@@ -106,7 +106,8 @@ export async function materializeModel(options: { repo: Repo; version: ModelVers
       const handle = await open(target, 'wx');
       try {
         if (f.manifest) {
-          for await (const bytes of rebuildFromManifest(repo.store, f.manifest, f.path)) await handle.write(bytes);
+          for await (const bytes of rebuildFromManifest(repo.store, f.manifest, f.path, repo.keyframes))
+            await handle.write(bytes);
         } else {
           const obj = await batch.read(f.blob);
           if (!obj) throw new StoreError('STORE_MISSING', `${f.path}: git blob ${f.blob} is missing`, { file: f.path });

@@ -20,6 +20,7 @@ import { fetchNotes, isGitRemote, type NotesSyncResult } from './notes-sync.js';
 import { DEFAULT_TRANSFERS, objectsOfManifest, type TransferProgress } from './push.js';
 import { defaultRemoteName, resolveRemote } from './remote-config.js';
 import type { Repo } from './repo.js';
+import { compileTensorGlob } from './tensor-glob.js';
 
 /** A download that fails verification is tried this many times in all (a flaky proxy), then reported. */
 const CORRUPT_ATTEMPTS = 2;
@@ -254,7 +255,7 @@ export function objectsOfTensors(manifest: Manifest, include: readonly string[])
   if (include.length > MAX_INCLUDE_GLOBS) {
     throw new RangeError(`--include: ${include.length} patterns, at most ${MAX_INCLUDE_GLOBS}`);
   }
-  const patterns = include.map(globToRegExp);
+  const patterns = include.map((g) => compileTensorGlob(g, '--include'));
   const out = new Set<string>();
   for (const f of manifest.frames) for (const r of f.refs) out.add(r.id);
   const parents = new Map((manifest.parents ?? []).map((p) => [p.contentId as string, p.encoding]));
@@ -271,13 +272,6 @@ export function objectsOfTensors(manifest: Manifest, include: readonly string[])
 }
 
 /** A tensor-name glob as an anchored regular expression: `*` any run of characters, `?` one, the rest literal. */
-function globToRegExp(glob: string): RegExp {
-  const body = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${body}$`, 's');
-}
 
 /**
  * For smudge: downloads the given objects the store lacks from the default remote (or `remote`). Resolves the

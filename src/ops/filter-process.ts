@@ -10,14 +10,30 @@ import { serveFilterProcess } from '../git/filter-process.js';
 import { growPipes } from '../git/pipe-size.js';
 import { CONTENT_CHUNK_BYTES } from '../git/pkt-line.js';
 import { CatFileBatch } from '../git/run-git.js';
-import { listManifestRefs, looksLikeManifest, type Manifest, parseManifest } from '../manifest/manifest.js';
+import {
+  listManifestRefs,
+  looksLikeManifest,
+  type Manifest,
+  parseManifest,
+  printManifest,
+} from '../manifest/manifest.js';
 import { CodecPool } from '../store/codec-pool.js';
 import type { ObjectId } from '../store/object-codec.js';
+import type { ObjectStore } from '../store/object-store.js';
 import { BufferPool } from './buffer-pool.js';
 import { concatBytes } from './byte-stream.js';
 import { cleanFile, DEFAULT_MAX_CHAIN } from './clean.js';
 import { fetchMissingObjects } from './fetch.js';
 import { manifestOfBlob } from './git-manifests.js';
+import { HashPool } from './hash-pool.js';
+import {
+  keepUnmaterialised,
+  objectsOfSelection,
+  readPartialSelection,
+  selectionPredicate,
+  type TensorPredicate,
+  tensorsToZeroFill,
+} from './partial.js';
 import { openRepo } from './repo.js';
 import { smudgeFile } from './smudge.js';
 import { MAX_DECODE_DEPTH } from './tensor-decode.js';
@@ -28,7 +44,7 @@ const POOL_IDLE_BUFFERS = 64;
 
 export interface FilterProcessOptions {
   cwd: string;
-  input: Readable;
+  input: Readable | { fd: number };
   output: Writable;
   /** One-line messages for the user (git shows the filter's stderr). */
   warn: (message: string) => void;
@@ -50,6 +66,22 @@ async function sizeOf(path: string): Promise<number | undefined> {
   }
 }
 
+/** Partial checkout: the tensors of a manifest smudge writes as zeros (undefined when `input` is no manifest). */
+async function zeroFillOf(
+  store: ObjectStore,
+  input: Uint8Array,
+  pathname: string,
+  selected: TensorPredicate,
+): Promise<Set<string> | undefined> {
+  if (!looksLikeManifest(input)) return undefined;
+  try {
+    const manifest = parseManifest(new TextDecoder().decode(input), pathname);
+    return await tensorsToZeroFill({ store, manifest, selected });
+  } catch {
+    return undefined; // smudge reports the bad manifest
+  }
+}
+
 /**
  * Serves git's filter protocol on `input`/`output` until git closes it.
  * @example await runFilterProcess({ cwd, input: process.stdin, output: process.stdout, warn: console.error });
@@ -62,6 +94,9 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
     // and schedules decoding would sit blocked. Writes through an fs stream on fd 1 run on libuv's pool instead.
     output = createWriteStream('', { fd: 1, autoClose: false, highWaterMark: 4 * 1024 * 1024 });
   }
+  // Start the worker threads now: they load while git and this process shake hands, not on the first file.
+  CodecPool.shared();
+  HashPool.shared();
   const repo = await openRepo({ cwd: options.cwd });
   let catFile: CatFileBatch | undefined;
   /** The version of `pathname` in the index (or HEAD): the parent of the version being cleaned. */
@@ -88,7 +123,9 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
     if (!looksLikeManifest(input)) return;
     let ids: string[];
     try {
-      ids = listManifestRefs(parseManifest(new TextDecoder().decode(input), pathname)).map((r) => r.id);
+      const manifest = parseManifest(new TextDecoder().decode(input), pathname);
+      // Partial checkout (partial.ts): only the frames and the selected tensors' objects are fetched.
+      ids = selected ? objectsOfSelection(manifest, selected) : listManifestRefs(manifest).map((r) => r.id);
     } catch {
       return; // smudge reports the bad manifest
     }
@@ -102,6 +139,15 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
       options.warn(`${pathname}: could not download its missing objects: ${e.message}`);
     }
   };
+  // Partial checkout (partial.ts): the selection in git config weft.include/weft.exclude; a bad one is ignored.
+  let selected: TensorPredicate | undefined;
+  try {
+    const selection = await readPartialSelection({ cwd: repo.topLevel });
+    selected = selection ? selectionPredicate(selection) : undefined;
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    options.warn(`git config weft.include/weft.exclude: ${e.message}; checking out every tensor`);
+  }
   let maxChain = DEFAULT_MAX_CHAIN;
   let autoLowRank = true;
   try {
@@ -137,7 +183,12 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
           recycle: (buffer) => pool.give(buffer),
           warn: options.warn,
         });
-        return result.output;
+        // Partial checkout (partial.ts): tensors that were never materialised keep their previous entries.
+        const kept =
+          selected && previous && result.manifest
+            ? await keepUnmaterialised({ store: repo.store, manifest: result.manifest, previous, selected })
+            : undefined;
+        return kept ? new TextEncoder().encode(printManifest(kept)) : result.output;
       },
       async smudge(request) {
         const parts: Uint8Array[] = [];
@@ -145,7 +196,15 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
         const input = concatBytes(parts);
         if (options.env?.WEFT_SKIP_SMUDGE === '1') return input;
         await fetchMissing(input, request.pathname);
-        return smudgeFile({ store: repo.store, pathname: request.pathname, input });
+        // Partial checkout (partial.ts): unselected tensors the store lacks are written as zeros.
+        const zeroFill = selected ? await zeroFillOf(repo.store, input, request.pathname, selected) : undefined;
+        return smudgeFile({
+          store: repo.store,
+          pathname: request.pathname,
+          input,
+          keyframes: repo.keyframes,
+          ...(zeroFill ? { zeroFill } : {}),
+        });
       },
     },
   });

@@ -1,6 +1,7 @@
 // `weft fsck`, `weft gc` and `weft du`: checking, pruning and measuring the store against every manifest that
 // git can reach (refs, reflog, index). gc deletes only unreachable objects older than a grace period.
 
+import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { StoreError } from '../errors.js';
 import { listEncodingRefs, listManifestRefs, type Manifest, type ObjectRef } from '../manifest/manifest.js';
@@ -8,19 +9,72 @@ import { OBJECT_HEADER_BYTES, type ObjectId, parseObjectHeader } from '../store/
 import { forEachReachableManifest } from './git-manifests.js';
 import type { Repo } from './repo.js';
 import { readTensorFromStore } from './store-read.js';
-import { parentLookupOf } from './tensor-decode.js';
+import { keyframeOf, parentLookupOf, readRefsCopy } from './tensor-decode.js';
 
 function refsOf(manifest: Manifest): ObjectRef[] {
   return listManifestRefs(manifest);
 }
 
-/** Every object id named by a manifest reachable in git. */
-export async function listReachableObjects(repo: Repo): Promise<{ objects: Set<string>; manifests: number }> {
+/**
+ * Every object id named by a manifest reachable in git, or by the keyframe override (`weft repack`) of a tensor
+ * version such a manifest names. With `dropUnreachableKeyframes`, overrides of versions nothing reachable names
+ * are removed (gc), so their objects become unreachable too.
+ */
+export async function listReachableObjects(
+  repo: Repo,
+  options: { dropUnreachableKeyframes?: boolean } = {},
+): Promise<{ objects: Set<string>; manifests: number; droppedKeyframes: number }> {
   const objects = new Set<string>();
+  const versions = new Set<string>();
   const manifests = await forEachReachableManifest(repo.topLevel, ({ manifest }) => {
     for (const r of refsOf(manifest)) objects.add(r.id);
+    for (const t of manifest.tensors) versions.add(t.contentId);
+    for (const p of manifest.parents ?? []) versions.add(p.contentId);
   });
-  return { objects, manifests };
+  let droppedKeyframes = 0;
+  for await (const e of repo.keyframes.entries()) {
+    if (!versions.has(e.contentId)) {
+      if (options.dropUnreachableKeyframes && (await repo.keyframes.remove(e.contentId))) droppedKeyframes++;
+      continue;
+    }
+    for (const r of (await keyframeOf(repo.keyframes, e.contentId))?.refs ?? []) objects.add(r.id);
+  }
+  return { objects, manifests, droppedKeyframes };
+}
+
+/** Checks the keyframe overrides of reachable versions: objects present and (unless quick) the right bytes. */
+async function fsckKeyframes(repo: Repo, versions: Map<string, number>, result: FsckResult, quick: boolean) {
+  for await (const e of repo.keyframes.entries()) {
+    const sizeBytes = versions.get(e.contentId);
+    if (sizeBytes === undefined) continue; // nothing reachable names it: gc drops it
+    const what = `keyframe override of version ${e.contentId.slice(0, 12)}…`;
+    const encoding = await keyframeOf(repo.keyframes, e.contentId);
+    if (!encoding) {
+      result.problems.push({ tensor: what, problem: "not a dense encoding; run 'weft repack'" });
+      continue;
+    }
+    let problem: string | undefined;
+    let object: string | undefined;
+    for (const r of encoding.refs) {
+      result.objects++;
+      if (!problem && !(await repo.store.has(r.id as ObjectId))) {
+        object = r.id;
+        problem = `missing (${what}; run 'weft repack' to write it again)`;
+      }
+    }
+    if (!problem && !quick) {
+      try {
+        const bytes = await readRefsCopy(repo.store, encoding.refs);
+        if (bytes.length !== sizeBytes || createHash('sha256').update(bytes).digest('hex') !== e.contentId)
+          problem = `${what}: its objects hold other bytes than the version`;
+      } catch (error) {
+        if (!(error instanceof StoreError)) throw error;
+        problem = `${what}: ${error.message}`;
+      }
+      object = encoding.refs[0]?.id;
+    }
+    if (problem) result.problems.push({ ...(object ? { object } : { tensor: what }), problem });
+  }
 }
 
 export interface FsckProblem {
@@ -49,6 +103,10 @@ export async function fsckRepo(options: { repo: Repo; quick?: boolean }): Promis
     found.push(m);
   });
   const result: FsckResult = { manifests: found.length, objects: 0, tensors: 0, problems: [] };
+  const versions = new Map<string, number>();
+  for (const { manifest } of found)
+    for (const v of [...manifest.tensors, ...(manifest.parents ?? [])]) versions.set(v.contentId, v.sizeBytes);
+  await fsckKeyframes(repo, versions, result, options.quick === true);
   const checked = new Map<string, string | undefined>(); // object id → problem
   for (const { blob, manifest } of found) {
     for (const r of refsOf(manifest)) {
@@ -96,6 +154,8 @@ export interface GcResult {
   /** Objects that would be (or were) deleted. */
   deletedIds: string[];
   dryRun: boolean;
+  /** Keyframe overrides (`weft repack`) dropped because nothing reachable names their version. */
+  droppedKeyframes: number;
 }
 
 /** Default grace period: objects younger than this are never deleted (a concurrent `git add` may need them). */
@@ -108,8 +168,11 @@ export const GC_GRACE_MS = 60 * 60 * 1000;
 export async function gcRepo(options: { repo: Repo; dryRun?: boolean; graceMs?: number }): Promise<GcResult> {
   const { repo } = options;
   const cutoff = Date.now() - (options.graceMs ?? GC_GRACE_MS);
-  const { objects: reachable } = await listReachableObjects(repo);
+  const { objects: reachable, droppedKeyframes } = await listReachableObjects(repo, {
+    dropUnreachableKeyframes: options.dryRun !== true,
+  });
   const result: GcResult = {
+    droppedKeyframes,
     reachable: reachable.size,
     deleted: 0,
     deletedBytes: 0,

@@ -155,7 +155,7 @@ export async function mergeModelVersions(options: {
       continue;
     }
     const load = async (t: ManifestTensor) =>
-      decodeToF32(t.dtype, await readTensorFromStore(repo.store, t, path, parents));
+      decodeToF32(t.dtype, await readTensorFromStore(repo.store, t, path, parents, repo.keyframes));
     const [baseValues, ...models] = await Promise.all([load(b), ...versions.map(load)]);
     const policyHere: MergePolicy =
       resolution?.kind === 'method'
@@ -188,7 +188,7 @@ export async function mergeModelVersions(options: {
       path,
       bytes,
       like: t0,
-      parentBytes: await readTensorFromStore(repo.store, t0, path, parents),
+      parentBytes: await readTensorFromStore(repo.store, t0, path, parents, repo.keyframes),
       maxChain: options.maxChain ?? DEFAULT_MAX_CHAIN,
     });
     result.tensors.push(stored);
@@ -275,7 +275,10 @@ export async function reportTensorConflict(options: {
   parents: ParentLookup;
 }): Promise<ConflictReport> {
   const load = async (t: ManifestTensor) =>
-    decodeToF32(t.dtype, await readTensorFromStore(options.repo.store, t, options.path, options.parents));
+    decodeToF32(
+      t.dtype,
+      await readTensorFromStore(options.repo.store, t, options.path, options.parents, options.repo.keyframes),
+    );
   const [base, ours, theirs] = await Promise.all([load(options.base), load(options.ours), load(options.theirs)]);
   return conflictReport({ base, ours, theirs });
 }

@@ -80,14 +80,24 @@ export async function uploadObjects(options: {
   const { repo, transport } = options;
   const unique = [...new Set(options.oids)];
   const sizes = await mapLimit(unique, 16, (oid) => repo.store.statObject(oid as ObjectId));
-  const absent = unique.filter((_, i) => sizes[i] === undefined);
+  // Objects absent here that the remote already holds need no upload (a partial checkout commits a file whose
+  // unselected tensors it never downloaded).
+  const notLocal = unique.filter((_, i) => sizes[i] === undefined);
+  const absent: string[] = [];
+  for (let i = 0; i < notLocal.length; i += CHECK_CHUNK) {
+    const chunk = notLocal.slice(i, i + CHECK_CHUNK).map((oid) => ({ oid }));
+    for (const o of await transport.listMissing(chunk)) absent.push(o.oid);
+  }
   if (absent.length > 0) {
     throw new StoreError(
       'STORE_MISSING',
       `cannot push to ${transport.name}: ${absent.length} object(s) are not in the local store (${absent.slice(0, 3).join(', ')}${absent.length > 3 ? ', …' : ''}); fetch them first (weft fetch <remote> <ref>), or skip this push of model objects with WEFT_SKIP_PUSH=1`,
     );
   }
-  const objects: RemoteObject[] = unique.map((oid, i) => ({ oid, size: sizes[i]!.storedBytes }));
+  const objects: RemoteObject[] = unique.flatMap((oid, i) => {
+    const size = sizes[i];
+    return size ? [{ oid, size: size.storedBytes }] : [];
+  });
   const missing: (RemoteObject & { size: number })[] = [];
   for (let i = 0; i < objects.length; i += CHECK_CHUNK) {
     for (const o of await transport.listMissing(objects.slice(i, i + CHECK_CHUNK))) {

@@ -17,6 +17,8 @@ export interface Repo {
   weftDir: string;
   store: ObjectStore;
   contentIndex: ContentIndex;
+  /** Keyframe overrides written by `weft repack` (`<weftDir>/repack/index/`): pass to decodeTensorBytes. */
+  keyframes: ContentIndex;
 }
 
 /**
@@ -37,5 +39,6 @@ export async function openRepo(options: { cwd: string }): Promise<Repo> {
     weftDir,
     store: new ObjectStore(weftDir),
     contentIndex: new ContentIndex(weftDir),
+    keyframes: new ContentIndex(join(weftDir, 'repack')),
   };
 }

@@ -196,7 +196,7 @@ async function writeWorkTreeFile(repo: Repo, path: string, manifest: Manifest): 
   const temp = `${target}.weft-resolve-${process.pid}.tmp`;
   const out = createWriteStream(temp);
   try {
-    for await (const bytes of rebuildFromManifest(repo.store, manifest, path)) {
+    for await (const bytes of rebuildFromManifest(repo.store, manifest, path, repo.keyframes)) {
       if (!out.write(bytes)) await new Promise<void>((r) => out.once('drain', () => r()));
     }
     await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));

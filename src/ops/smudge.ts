@@ -9,12 +9,26 @@ import {
   type ObjectRef,
   parseManifest,
 } from '../manifest/manifest.js';
+import { CodecPool } from '../store/codec-pool.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { beginTensorHash } from './hash-pool.js';
-import { decodeTensorBytes, parentLookupOf } from './tensor-decode.js';
+import { zeroPieces } from './partial.js';
+import { decodeTensorBytes, type KeyframeSource, parentLookupOf } from './tensor-decode.js';
 
 /** Objects decoded ahead of the one being written: parallel decompression on both cores, bounded memory. */
-const READ_AHEAD = 4;
+const READ_AHEAD = 8;
+
+/**
+ * Tensors at least this big are hashed on the codec worker that decodes them (no copy, no hop through this
+ * thread); smaller ones share pack objects with other tensors and are hashed here.
+ */
+const WORKER_HASH_MIN_BYTES = 1024 * 1024;
+
+/** A reference to read, and the running hash (on a codec worker) its bytes feed, if any. */
+interface LoadRef {
+  ref: ObjectRef;
+  hash?: { session: number; index: number };
+}
 
 /** Decodes a sequence of object references in order, reading ahead; repeated objects are decoded once. */
 class RefLoader {
@@ -24,32 +38,44 @@ class RefLoader {
 
   constructor(
     private readonly store: ObjectStore,
-    private readonly refs: readonly ObjectRef[],
+    private readonly refs: readonly LoadRef[],
     /** Hash-check each object; skipped for tensors, whose content ids are checked over the decoded bytes. */
     private readonly verify: boolean,
   ) {}
 
+  /** Pieces fed to a worker's hash are decoded for that piece alone (the worker hashes each decode once). */
+  private keyOf(r: LoadRef): string {
+    return r.hash ? `${r.ref.id}#${r.hash.session}.${r.hash.index}` : r.ref.id;
+  }
+
   private start(upTo: number): void {
     while (this.started < Math.min(upTo, this.refs.length)) {
-      const ref = this.refs[this.started++]!;
-      const entry = this.pending.get(ref.id);
+      const r = this.refs[this.started++]!;
+      const key = this.keyOf(r);
+      const entry = this.pending.get(key);
       if (entry) entry.uses++;
       else {
-        const promise = this.store.get(ref.id, { verify: this.verify });
+        const { ref } = r;
+        const promise = this.store.get(ref.id, {
+          verify: this.verify,
+          ...(r.hash ? { hash: { ...r.hash, start: ref.start ?? 0, end: ref.end ?? -1 } } : {}),
+        });
         promise.catch(() => {}); // surfaced when awaited
-        this.pending.set(ref.id, { promise, uses: 1 });
+        this.pending.set(key, { promise, uses: 1 });
       }
     }
   }
 
   /** The bytes of the next reference (its range of the object). */
   async take(): Promise<Uint8Array> {
-    const ref = this.refs[this.next++];
-    if (!ref) throw new RangeError('RefLoader: no more references');
+    const r = this.refs[this.next++];
+    if (!r) throw new RangeError('RefLoader: no more references');
+    const { ref } = r;
     this.start(this.next + READ_AHEAD);
-    const entry = this.pending.get(ref.id)!;
+    const key = this.keyOf(r);
+    const entry = this.pending.get(key)!;
     const bytes = await entry.promise;
-    if (--entry.uses === 0) this.pending.delete(ref.id);
+    if (--entry.uses === 0) this.pending.delete(key);
     if (ref.start === undefined || ref.end === undefined) return bytes;
     if (ref.end > bytes.length) {
       throw new StoreError(
@@ -68,7 +94,7 @@ class FrameReader {
   constructor(store: ObjectStore, manifest: Manifest) {
     this.loader = new RefLoader(
       store,
-      manifest.frames.flatMap((f) => f.refs),
+      manifest.frames.flatMap((f) => f.refs.map((ref) => ({ ref }))),
       true,
     );
   }
@@ -101,6 +127,10 @@ export interface SmudgeOptions {
   pathname: string;
   /** What git has: normally a manifest; anything else is passed through unchanged. */
   input: Uint8Array;
+  /** Keyframe overrides (`repo.keyframes`, written by `weft repack`): chains end at the nearest one. */
+  keyframes?: KeyframeSource;
+  /** Partial checkout (partial.ts): tensors written as zeros, unchecked (not selected, not in the store). */
+  zeroFill?: ReadonlySet<string>;
 }
 
 /**
@@ -115,7 +145,7 @@ export async function* smudgeFile(options: SmudgeOptions): AsyncGenerator<Uint8A
     return;
   }
   const manifest = parseManifest(new TextDecoder('utf-8', { fatal: true }).decode(input), pathname);
-  yield* rebuildFromManifest(store, manifest, pathname);
+  yield* rebuildFromManifest(store, manifest, pathname, options.keyframes, options.zeroFill);
 }
 
 /** The bytes of the file a parsed manifest describes, in order, verified. */
@@ -123,11 +153,21 @@ export async function* rebuildFromManifest(
   store: ObjectStore,
   manifest: Manifest,
   pathname: string,
+  keyframes?: KeyframeSource,
+  zeroFill?: ReadonlySet<string>,
 ): AsyncGenerator<Uint8Array> {
   const frame = new FrameReader(store, manifest);
+  const pool = CodecPool.shared();
+  const sessions = new Map<number, number>(); // tensor index → hash session on a codec worker
   const loader = new RefLoader(
     store,
-    manifest.tensors.flatMap((t) => (t.encoding.kind === 'dense' ? t.encoding.refs : [])),
+    manifest.tensors.flatMap((t, i) => {
+      if (t.encoding.kind !== 'dense' || zeroFill?.has(t.name)) return [];
+      if (!pool || t.sizeBytes < WORKER_HASH_MIN_BYTES) return t.encoding.refs.map((ref) => ({ ref }));
+      const session = pool.beginHash();
+      sessions.set(i, session);
+      return t.encoding.refs.map((ref, index) => ({ ref, hash: { session, index } }));
+    }),
     false,
   );
   const parents = parentLookupOf(manifest);
@@ -141,13 +181,21 @@ export async function* rebuildFromManifest(
       at += r.sizeBytes;
     }
   };
-  for (const t of manifest.tensors) {
+  for (const [ti, t] of manifest.tensors.entries()) {
     yield* emitFrameUpTo(t.offsetBytes);
+    const session = sessions.get(ti);
+    // Partial checkout (partial.ts): a tensor that is not materialised is zeros of its size, with no content check.
+    if (zeroFill?.has(t.name)) {
+      yield* zeroPieces(t.sizeBytes);
+      at += t.sizeBytes;
+      continue;
+    }
     // Hashing runs on the hash workers over copies (a memory copy costs a small fraction of a SHA-256), so this
     // thread keeps feeding git while the content id is checked in parallel.
-    const hash = beginTensorHash();
+    let hash: ReturnType<typeof beginTensorHash> | undefined;
     const hashed: Promise<Uint8Array>[] = [];
     const hashCopy = (bytes: Uint8Array) => {
+      hash ??= beginTensorHash();
       const p = hash.update(new Uint8Array(bytes));
       p.catch(() => {}); // awaited below; an early error must not leave it unhandled
       hashed.push(p);
@@ -162,6 +210,7 @@ export async function* rebuildFromManifest(
           dtype: t.dtype,
           parents,
           what: `${pathname}: tensor ${JSON.stringify(t.name)}`,
+          ...(keyframes ? { keyframes, contentId: t.contentId } : {}),
         });
         hashCopy(bytes);
         got = bytes.length;
@@ -169,7 +218,7 @@ export async function* rebuildFromManifest(
       }
       for (let i = 0; t.encoding.kind === 'dense' && i < t.encoding.refs.length; i++) {
         const bytes = await loader.take();
-        hashCopy(bytes);
+        if (session === undefined) hashCopy(bytes);
         got += bytes.length;
         if (got > t.sizeBytes) break;
         yield bytes;
@@ -185,7 +234,8 @@ export async function* rebuildFromManifest(
       throw e;
     }
     await Promise.all(hashed);
-    if (got !== t.sizeBytes || (await hash.digest()) !== t.contentId) {
+    const digest = session === undefined ? await (hash ?? beginTensorHash()).digest() : await pool!.digest(session);
+    if (got !== t.sizeBytes || digest !== t.contentId) {
       throw new StoreError(
         'STORE_CORRUPT',
         `${pathname}: tensor ${JSON.stringify(t.name)} does not match its content id ${t.contentId.slice(0, 12)}…; run 'weft fsck'`,

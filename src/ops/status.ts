@@ -4,6 +4,7 @@ import { UsageError } from '../errors.js';
 import { moduleOf, parseMergePolicy } from '../merge/policy.js';
 import { diffVersions, type FileChange } from './diff.js';
 import { listTrackedManifests } from './git-manifests.js';
+import { dropUnmaterialised, listPartialFiles, type PartialFile } from './partial.js';
 import type { Repo } from './repo.js';
 import { type ConflictedModel, listConflictedModels } from './resolve.js';
 import { readWeftConfig } from './weft-config.js';
@@ -17,6 +18,8 @@ export interface StatusResult {
   touchedModules: string[];
   /** Files a merge left conflicted, with the tensors it could not settle and their reports. */
   conflicts: Pick<ConflictedModel, 'path' | 'conflicts'>[];
+  /** Partial checkout (partial.ts): files with tensors not materialised (zeros, not in the store; not changes). */
+  partial: PartialFile[];
 }
 
 /**
@@ -30,12 +33,12 @@ export async function statusRepo(options: { repo: Repo; paths?: string[] }): Pro
   const index = (await listTrackedManifests(options.repo.topLevel, ':index', paths)).filter(
     (t) => !conflicted.has(t.path),
   );
-  const changes = await diffVersions({
-    repo: options.repo,
-    before: { kind: 'index' },
-    after: { kind: 'worktree' },
-    paths,
-  });
+  // Partial checkout (partial.ts): tensors that are not materialised are not changes.
+  const partial = await listPartialFiles({ repo: options.repo, files: index });
+  const changes = dropUnmaterialised(
+    await diffVersions({ repo: options.repo, before: { kind: 'index' }, after: { kind: 'worktree' }, paths }),
+    partial,
+  );
   const touchedModules = new Set<string>();
   try {
     const policy = parseMergePolicy(await readWeftConfig({ topLevel: options.repo.topLevel }));
@@ -58,5 +61,6 @@ export async function statusRepo(options: { repo: Repo; paths?: string[] }): Pro
       sizeBytes: t.manifest.sizeBytes,
     })),
     changes,
+    partial,
   };
 }

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { StoreError } from '../errors.js';
 import type { FrameEntry, ManifestTensor, ObjectRef } from '../manifest/manifest.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { decodeTensorBytes, type ParentLookup } from './tensor-decode.js';
+import { decodeTensorBytes, type KeyframeSource, type ParentLookup } from './tensor-decode.js';
 
 async function readRefs(store: ObjectStore, refs: readonly ObjectRef[]): Promise<Uint8Array[]> {
   const parts = await Promise.all(refs.map((r) => store.get(r.id)));
@@ -23,6 +23,8 @@ export async function readTensorFromStore(
   path: string,
   /** Parent versions (from the tensor's manifest: `parentLookupOf(manifest)`), for update encodings. */
   parents?: ParentLookup,
+  /** Keyframe overrides written by `weft repack` (`repo.keyframes`): they shorten the chains followed. */
+  keyframes?: KeyframeSource,
 ): Promise<Uint8Array> {
   let bytes: Uint8Array;
   try {
@@ -33,6 +35,8 @@ export async function readTensorFromStore(
       dtype: tensor.dtype,
       parents: parents ?? (() => undefined),
       what: `${path}: tensor ${JSON.stringify(tensor.name)}`,
+      contentId: tensor.contentId,
+      ...(keyframes ? { keyframes } : {}),
     });
   } catch (e) {
     if (e instanceof StoreError && !e.message.startsWith(path)) {

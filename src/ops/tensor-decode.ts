@@ -1,5 +1,6 @@
 // Rebuilding one tensor version's bytes from the store: dense objects, or an update encoding applied to its
-// parent (found among the manifest's parent lines), following at most MAX_DECODE_DEPTH links.
+// parent (found among the manifest's parent lines), following at most MAX_DECODE_DEPTH links; a version with a
+// local keyframe override (`weft repack`) is read densely from it, which ends the chain there.
 
 import { decodeUpdate, type PayloadKey, type Payloads } from '../encode/update-encoding.js';
 import { StoreError } from '../errors.js';
@@ -8,6 +9,7 @@ import {
   type Manifest,
   type ManifestParent,
   type ObjectRef,
+  parseEncoding,
   parseRefList,
   type TensorEncoding,
 } from '../manifest/manifest.js';
@@ -20,6 +22,40 @@ import { concatBytes } from './byte-stream.js';
  * Clean writes chains of at most `max_chain` (default 8) links.
  */
 export const MAX_DECODE_DEPTH = 64;
+
+/**
+ * Keyframe overrides written by `weft repack`: content id → `dense <refs>`, a local dense copy of a tensor version
+ * (a ContentIndex rooted at `.git/weft/repack`). A hint like the content index: a missing or damaged override, or
+ * one whose objects are gone, falls back to the parent chain; callers verify content ids as always.
+ */
+export interface KeyframeSource {
+  lookup(contentId: string): Promise<string | undefined>;
+}
+
+/** The dense encoding an override records for `contentId`, or undefined (none, or not a dense encoding). */
+export async function keyframeOf(keyframes: KeyframeSource, contentId: string): Promise<TensorEncoding | undefined> {
+  const text = await keyframes.lookup(contentId);
+  const encoding = text === undefined ? undefined : parseEncoding(text);
+  return encoding?.kind === 'dense' && encoding.refs.length > 0 ? encoding : undefined;
+}
+
+/** Bytes of a version's override when it has one whose objects are present and of the right size. */
+async function readKeyframe(
+  store: ObjectStore,
+  keyframes: KeyframeSource,
+  contentId: string,
+  sizeBytes: number,
+): Promise<Uint8Array | undefined> {
+  const encoding = await keyframeOf(keyframes, contentId);
+  if (!encoding) return undefined;
+  try {
+    const bytes = await readRefsCopy(store, encoding.refs);
+    return bytes.length === sizeBytes ? bytes : undefined;
+  } catch (e) {
+    if (e instanceof StoreError) return undefined; // gone or damaged: the chain still decodes it
+    throw e;
+  }
+}
 
 /** Finds the encoding of a parent tensor version by content id. */
 export type ParentLookup = (contentId: string) => ManifestParent | undefined;
@@ -69,9 +105,17 @@ export async function decodeTensorBytes(options: {
   /** "<file>: tensor <name>", for errors. */
   what: string;
   depth?: number;
+  /** This version's content id: with `keyframes`, its own override is used too (parents' always are). */
+  contentId?: string;
+  /** Keyframe overrides (`repo.keyframes`): a version that has one is read densely, ending the chain there. */
+  keyframes?: KeyframeSource;
 }): Promise<Uint8Array> {
   const { store, encoding, what } = options;
   const depth = options.depth ?? 0;
+  if (encoding.kind !== 'dense' && options.keyframes && options.contentId !== undefined) {
+    const bytes = await readKeyframe(store, options.keyframes, options.contentId, options.sizeBytes);
+    if (bytes) return bytes;
+  }
   if (encoding.kind === 'dense') {
     const bytes = await readRefsCopy(store, encoding.refs);
     if (bytes.length !== options.sizeBytes) {
@@ -100,7 +144,7 @@ export async function decodeTensorBytes(options: {
     );
   }
   const [parentBytes, payloads] = await Promise.all([
-    decodeTensorBytes({ ...options, encoding: parent.encoding, depth: depth + 1 }),
+    decodeTensorBytes({ ...options, encoding: parent.encoding, contentId: parent.contentId, depth: depth + 1 }),
     readPayloads(store, encoding),
   ]);
   return decodeUpdate({

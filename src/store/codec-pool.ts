@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { StoreError } from '../errors.js';
-import type { CodecReply, CodecRequest } from './codec-worker.js';
+import type { CodecReply, CodecRequest, HashPiece } from './codec-worker.js';
 import type { GroupWidth, ObjectId } from './object-codec.js';
 
 interface Pending {
@@ -26,12 +26,15 @@ export interface PoolDecodeOptions {
   verify: boolean;
   expectedRawLength?: number;
   file?: string;
+  /** Feed a range of the decoded bytes to a running hash on the worker (see {@link CodecPool.beginHash}). */
+  hash?: HashPiece;
 }
 
 /** Encodes and decodes objects on worker threads; tasks go to the worker with the fewest in flight. */
 export class CodecPool {
   private readonly slots: Slot[] = [];
   private seq = 0;
+  private sessions = 0;
 
   private constructor(script: URL, size: number) {
     for (let i = 0; i < size; i++) {
@@ -118,13 +121,41 @@ export class CodecPool {
     };
     if (options.expectedRawLength !== undefined) request.expectedRawLength = options.expectedRawLength;
     if (options.file !== undefined) request.file = options.file;
-    const reply = await this.run(request, [sent.buffer as ArrayBuffer]);
+    if (options.hash !== undefined) request.hash = options.hash;
+    const reply = await this.run(request, [sent.buffer as ArrayBuffer], options.hash?.session);
     if (!('raw' in reply)) throw new Error('codec worker: unexpected reply to decode');
     return reply.raw;
   }
 
-  private run(request: CodecRequest, transferList: ArrayBuffer[]): Promise<Exclude<CodecReply, { error: unknown }>> {
-    const slot = this.slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+  /**
+   * Starts a running SHA-256 on one worker: decodes given `hash: { session, index, start, end }` feed it their
+   * bytes in `index` order (0, 1, …), so a tensor is hashed where it is decoded, without a copy. Returns the
+   * session; {@link CodecPool.digest} ends it.
+   *
+   * @example const s = pool.beginHash(); await store.get(id, { hash: { session: s, index: 0, start: 0, end } });
+   * const hex = await pool.digest(s);
+   */
+  beginHash(): number {
+    return this.sessions++;
+  }
+
+  /** The SHA-256 (hex) of what session `session` was fed, once every piece up to the last fed one arrived. */
+  async digest(session: number): Promise<string> {
+    const reply = await this.run({ seq: this.seq++, op: 'digest', session }, [], session);
+    if (!('digest' in reply)) throw new Error('codec worker: unexpected reply to digest');
+    return reply.digest;
+  }
+
+  private run(
+    request: CodecRequest,
+    transferList: ArrayBuffer[],
+    /** Pins the task to one worker (the one holding this hash session). */
+    session?: number,
+  ): Promise<Exclude<CodecReply, { error: unknown }>> {
+    const slot =
+      session === undefined
+        ? this.slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a))
+        : this.slots[session % this.slots.length]!;
     return new Promise((resolve, reject) => {
       slot.pending.set(request.seq, {
         resolve: (reply) => {

@@ -1,6 +1,7 @@
 // Worker thread body for CodecPool: encodes objects (byte planes + zstd + SHA-256) and verifies and decodes them
 // off the main thread. It receives bytes and answers with bytes (moved, not copied); it touches no files.
 
+import { createHash, type Hash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { StoreError } from '../errors.js';
 import { computeObjectId, decodeObjectSync, encodeObjectSync, type GroupWidth, type ObjectId } from './object-codec.js';
@@ -16,17 +17,68 @@ export type CodecRequest =
       verify: boolean;
       expectedRawLength?: number;
       file?: string;
-    };
+      /** Also feed bytes `start..end` of the decoded object, as piece `index`, to running SHA-256 `session`. */
+      hash?: HashPiece;
+    }
+  | { seq: number; op: 'digest'; session: number };
+
+/** A piece of a running hash: pieces of one session are hashed in `index` order, whatever order they arrive in. */
+export interface HashPiece {
+  session: number;
+  index: number;
+  start: number;
+  /** End of the range; -1 for the whole object. */
+  end: number;
+}
 
 /** Answers to CodecPool: the result, or an error described well enough to be rebuilt on the other side. */
 export type CodecReply =
   | { seq: number; stored: Uint8Array; id: ObjectId }
   | { seq: number; raw: Uint8Array }
+  | { seq: number; digest: string }
   | { seq: number; error: { message: string; storeCode?: StoreError['code']; file?: string } };
+
+/** Running hashes: the next piece index each expects, and copies of pieces that arrived early. */
+const sessions = new Map<number, { hash: Hash; next: number; early: Map<number, Uint8Array> }>();
+
+function feed(piece: HashPiece, raw: Uint8Array, id: ObjectId, file: string | undefined): void {
+  const end = piece.end < 0 ? raw.length : piece.end;
+  if (end > raw.length || piece.start > end) {
+    throw new StoreError(
+      'STORE_CORRUPT',
+      `object ${id} holds ${raw.length} bytes, a manifest needs ${end}`,
+      file === undefined ? {} : { file },
+    );
+  }
+  let s = sessions.get(piece.session);
+  if (!s) {
+    s = { hash: createHash('sha256'), next: 0, early: new Map() };
+    sessions.set(piece.session, s);
+  }
+  const bytes = raw.subarray(piece.start, end);
+  if (piece.index !== s.next) {
+    s.early.set(piece.index, new Uint8Array(bytes)); // a copy: `raw` moves back to the main thread
+    return;
+  }
+  s.hash.update(bytes);
+  s.next++;
+  for (let e = s.early.get(s.next); e !== undefined; e = s.early.get(s.next)) {
+    s.early.delete(s.next);
+    s.hash.update(e);
+    s.next++;
+  }
+}
 
 parentPort?.on('message', (request: CodecRequest) => {
   try {
-    if (request.op === 'encode') {
+    if (request.op === 'digest') {
+      const s = sessions.get(request.session);
+      sessions.delete(request.session);
+      // Pieces still missing (a decode failed) make the digest wrong on purpose: the caller reports the tensor.
+      const digest =
+        s && s.early.size === 0 ? s.hash.digest('hex') : s ? 'incomplete' : createHash('sha256').digest('hex');
+      parentPort?.postMessage({ seq: request.seq, digest } satisfies CodecReply);
+    } else if (request.op === 'encode') {
       const stored = encodeObjectSync(request.pieces, request.width);
       reply({ seq: request.seq, stored, id: computeObjectId(stored) }, stored, request.pieces);
     } else {
@@ -36,6 +88,7 @@ parentPort?.on('message', (request: CodecRequest) => {
         ...(expectedRawLength === undefined ? {} : { expectedRawLength }),
         ...(file === undefined ? {} : { file }),
       });
+      if (request.hash) feed(request.hash, raw, id, file);
       reply({ seq: request.seq, raw }, raw, raw.buffer === stored.buffer ? [] : [stored]);
     }
   } catch (error) {

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { StoreError } from '../errors.js';
 import { CodecPool } from './codec-pool.js';
+import type { HashPiece } from './codec-worker.js';
 import {
   computeObjectId,
   decodeObject,
@@ -87,6 +88,8 @@ export interface GetOptions {
    * the decoded bytes itself (a content id covers them).
    */
   verify?: boolean;
+  /** Feed a range of the decoded bytes to a running hash on a codec worker (needs the worker pool). */
+  hash?: HashPiece;
 }
 
 /**
@@ -222,8 +225,12 @@ export class ObjectStore {
     const verify = options.verify !== false;
     return this.limiter.run(async () => {
       const stored = await this.readFileOf(id, file);
-      const pool = stored.length >= WORKER_MIN_BYTES ? CodecPool.shared() : undefined;
+      const pool = stored.length >= WORKER_MIN_BYTES || options.hash ? CodecPool.shared() : undefined;
       const expected = options.expectedRawLength === undefined ? {} : { expectedRawLength: options.expectedRawLength };
+      if (options.hash) {
+        if (!pool) throw new Error('ObjectStore.get: hashing on a worker needs the codec worker pool');
+        return pool.decode(stored, { id, verify, file, ...expected, hash: options.hash });
+      }
       if (pool) return pool.decode(stored, { id, verify, file, ...expected });
       return decodeObject(stored, { ...(verify ? { expectedId: id } : { id }), file, ...expected });
     });
