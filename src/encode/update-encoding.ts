@@ -7,7 +7,7 @@ import { decodeToF32, encodeFromF32 } from '../tensor/convert.js';
 import { type Dtype, dtypeSize, isDtype } from '../tensor/dtype.js';
 
 /** Stored payload parts of an encoding: the main `refs` and named extra parts (as in a manifest line). */
-export type PayloadKey = 'refs' | 'a' | 'b' | 'idx' | 'v';
+export type PayloadKey = 'refs' | 'a' | 'b' | 'd' | 'f' | 'idx' | 'v';
 
 /** One payload to store, with the byte-group width its object should use. */
 export interface PayloadPart {
@@ -152,14 +152,22 @@ export interface LowRankUpdate {
  * (rounded to float32), added to the parent value (rounded), and rounded to `dtype` (nearest-even).
  */
 export function predictLowRank(options: { parent: Uint8Array; dtype: Dtype; update: LowRankUpdate }): Uint8Array {
+  return predictLowRankValues(options).bytes;
+}
+
+/** {@link predictLowRank}, also returning the float32 value each element had before rounding to `dtype`. */
+function predictLowRankValues(options: { parent: Uint8Array; dtype: Dtype; update: LowRankUpdate }): {
+  bytes: Uint8Array;
+  values: Float32Array;
+} {
   const { dtype, update } = options;
   const { rows, cols, rank, left, right } = update;
   const scale = Math.fround(update.scale);
   const width = dtypeSize(dtype);
   if (options.parent.length !== rows * cols * width) throw new RangeError('low-rank prediction: parent size');
   const out = new Uint8Array(options.parent.length);
+  const values = new Float32Array(rows * cols);
   const acc = new Float32Array(cols);
-  const row = new Float32Array(cols);
   for (let o = 0; o < rows; o++) {
     acc.fill(0);
     for (let k = 0; k < rank; k++) {
@@ -169,12 +177,180 @@ export function predictLowRank(options: { parent: Uint8Array; dtype: Dtype; upda
       // acc[c] + bk·right: the float64 product of two float32 values is exact, so storing the sum rounds once (FMA).
       for (let c = 0; c < cols; c++) acc[c]! += bk * right[ro + c]!;
     }
+    const row = values.subarray(o * cols, (o + 1) * cols);
     decodeToF32(dtype, options.parent.subarray(o * cols * width, (o + 1) * cols * width), row);
     for (let c = 0; c < cols; c++) row[c]! += Math.fround(scale * acc[c]!);
     encodeFromF32(dtype, row, out.subarray(o * cols * width, (o + 1) * cols * width));
   }
-  return out;
+  return { bytes: out, values };
 }
+
+/**
+ * Rounding-cell flips (BF16): where a prediction misses the committed value, it is usually by one step, to the
+ * other side of the rounding boundary its float32 value fell near. Elements are put in CELL_BUCKETS buckets by how
+ * close to that boundary the value fell (its distance, in ulps, from the value it rounded to: 0 to ½); each bucket
+ * holds one bit per element, in element order: "the committed value is the neighbour across the nearer boundary".
+ * Buckets near the boundary flip often and buckets far from it almost never, so the bitmaps compress to about
+ * the entropy of the flips, far below a list of positions.
+ *
+ * Small values are the exception: an inferred factorisation is off by a roughly constant absolute amount, which is
+ * many ulps of a value near zero. Elements whose predicted exponent is below `small` (a parameter the encoder
+ * chooses) therefore carry no flip bit; instead the `d` payload lists, for each of them in element order, the
+ * difference in representable steps between committed and predicted value (zigzag, u16). Anything still
+ * different afterwards is left to the patch.
+ */
+export const CELL_BUCKETS = 16;
+
+/** BF16 bits → position on the number line in representable steps (±0 both 0). */
+function stepsOf(bits: number): number {
+  return bits & 0x8000 ? -(bits & 0x7fff) : bits;
+}
+
+/** The inverse of {@link stepsOf} (0 → +0); undefined outside the 16-bit range. */
+function bitsOfSteps(steps: number): number | undefined {
+  if (steps > 0x7fff || steps < -0x7fff) return undefined;
+  return steps >= 0 ? steps : 0x8000 | -steps;
+}
+
+/**
+ * For each element: whether it is small (predicted exponent below `small`), else its bucket (by distance to the
+ * rounding boundary) and the neighbour across that boundary.
+ */
+function forEachCell(
+  predicted: Uint8Array,
+  values: Float32Array,
+  small: number,
+  visit: (index: number, bucket: number, neighbour: number, p: number) => void,
+): void {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < values.length; i++) {
+    const p = predicted[2 * i]! | (predicted[2 * i + 1]! << 8);
+    if (((p >>> 7) & 0xff) < small) {
+      visit(i, -1, p, p);
+      continue;
+    }
+    const v = bits[i]!;
+    const truncated = v >>> 16;
+    const low = v & 0xffff;
+    let neighbour = p;
+    let distance = 0;
+    if (p === truncated) {
+      neighbour = (p + 1) & 0xffff; // rounded towards zero: the other candidate is one step away from zero
+      distance = low;
+    } else if (p === ((truncated + 1) & 0xffff)) {
+      neighbour = (p - 1) & 0xffff;
+      distance = 0x10000 - low;
+    }
+    visit(i, Math.min(CELL_BUCKETS - 1, (distance * 2 * CELL_BUCKETS) >>> 16), neighbour, p);
+  }
+}
+
+/** Element count per bucket, each bucket's first byte in the concatenated bitmaps, and the small count. */
+function cellLayout(
+  predicted: Uint8Array,
+  values: Float32Array,
+  small: number,
+): { offsets: Int32Array; total: number; smallCount: number } {
+  const counts = new Int32Array(CELL_BUCKETS);
+  let smallCount = 0;
+  forEachCell(predicted, values, small, (_, b) => {
+    if (b < 0) smallCount++;
+    else counts[b]!++;
+  });
+  const offsets = new Int32Array(CELL_BUCKETS);
+  let total = 0;
+  for (let b = 0; b < CELL_BUCKETS; b++) {
+    offsets[b] = total;
+    total += (counts[b]! + 7) >>> 3;
+  }
+  return { offsets, total, smallCount };
+}
+
+/**
+ * Encodes the flips and small-value steps that bring a copy of `predicted` (BF16) closer to `target`; returns the
+ * payloads and the corrected copy.
+ */
+function encodeCells(
+  predicted: Uint8Array,
+  values: Float32Array,
+  target: Uint8Array,
+  small: number,
+): { flips: Uint8Array; steps: Uint8Array; corrected: Uint8Array } {
+  const { offsets, total, smallCount } = cellLayout(predicted, values, small);
+  const flips = new Uint8Array(total);
+  const steps = new Uint8Array(smallCount * 2);
+  const corrected = new Uint8Array(predicted);
+  const seen = new Int32Array(CELL_BUCKETS);
+  let s = 0;
+  forEachCell(predicted, values, small, (i, b, neighbour, p) => {
+    const t = target[2 * i]! | (target[2 * i + 1]! << 8);
+    let now = p;
+    if (b < 0) {
+      const d = stepsOf(t) - stepsOf(p);
+      const z = d >= 0 ? 2 * d : -2 * d - 1;
+      const fits = z <= 0xffff && bitsOfSteps(stepsOf(p) + d) !== undefined;
+      if (fits && d !== 0) {
+        steps[2 * s] = z & 0xff;
+        steps[2 * s + 1] = z >>> 8;
+        now = bitsOfSteps(stepsOf(p) + d)!;
+      }
+      s++;
+    } else {
+      const k = seen[b]!++;
+      if (t === neighbour && neighbour !== p) {
+        flips[offsets[b]! + (k >>> 3)]! |= 1 << (k & 7);
+        now = neighbour;
+      }
+    }
+    corrected[2 * i] = now & 0xff;
+    corrected[2 * i + 1] = now >>> 8;
+  });
+  return { flips, steps, corrected };
+}
+
+/** Applies stored flips and steps to `predicted` (BF16) in place; StoreError when they do not fit the tensor. */
+function applyCells(
+  predicted: Uint8Array,
+  values: Float32Array,
+  small: number,
+  flips: Uint8Array,
+  steps: Uint8Array | undefined,
+  what: string,
+): void {
+  const { offsets, total, smallCount } = cellLayout(predicted, values, small);
+  if (flips.length !== total) throw corrupt(what, `rounding-cell flips must hold ${total} bytes, not ${flips.length}`);
+  const stepBytes = steps?.length ?? 0;
+  if (stepBytes !== smallCount * 2) {
+    throw corrupt(what, `small-value steps must hold ${smallCount * 2} bytes, not ${stepBytes}`);
+  }
+  const seen = new Int32Array(CELL_BUCKETS);
+  const changes: [number, number][] = [];
+  let s = 0;
+  forEachCell(predicted, values, small, (i, b, neighbour, p) => {
+    if (b < 0) {
+      const z = steps![2 * s]! | (steps![2 * s + 1]! << 8);
+      s++;
+      const d = z & 1 ? -((z + 1) >>> 1) : z >>> 1;
+      const now = bitsOfSteps(stepsOf(p) + d);
+      if (d !== 0 && now !== undefined) changes.push([i, now]);
+      return;
+    }
+    const k = seen[b]!++;
+    if ((flips[offsets[b]! + (k >>> 3)]! >>> (k & 7)) & 1) changes.push([i, neighbour]);
+  });
+  for (const [i, n] of changes) {
+    predicted[2 * i] = n & 0xff;
+    predicted[2 * i + 1] = n >>> 8;
+  }
+}
+
+/** Rounding-cell flips are tried when more than this fraction of a BF16 prediction's elements miss. */
+const CELL_MIN_MISS_FRACTION = 0.001;
+/**
+ * Candidate exponent thresholds for small values (BF16 biased exponents: 118 is 2^-9 ≈ 0.002); the encoder keeps
+ * the one whose payloads store smallest. 0 means none.
+ */
+export const CELL_SMALL_CANDIDATES: readonly number[] = [0, 115, 117, 118, 119];
 
 /**
  * An exact low-rank encoding: the factors plus a patch for the elements where the prediction differs from
@@ -185,11 +361,15 @@ export function encodeLowRank(options: {
   target: Uint8Array;
   dtype: Dtype;
   update: LowRankUpdate;
+  /**
+   * Measures a candidate's stored size (the store's codec): with it, BF16 residuals try rounding-cell flips with
+   * each threshold of {@link CELL_SMALL_CANDIDATES} and keep the smallest encoding.
+   */
+  sizeOf?: (candidate: EncodedUpdate) => number;
 }): EncodedUpdate {
-  const { update, dtype } = options;
-  const predicted = predictLowRank({ parent: options.parent, dtype, update });
-  xorInto(predicted, options.target);
-  const encoded: EncodedUpdate = {
+  const { update, dtype, target } = options;
+  const { bytes: predicted, values } = predictLowRankValues({ parent: options.parent, dtype, update });
+  const base = (): EncodedUpdate => ({
     kind: 'lowrank',
     params: {
       dtype,
@@ -201,9 +381,31 @@ export function encodeLowRank(options: {
       { key: 'a', bytes: bytesOf(update.right), width: 4 },
       { key: 'b', bytes: bytesOf(update.left), width: 4 },
     ],
-  };
-  addPatch(encoded, predicted, dtypeSize(dtype));
-  return encoded;
+  });
+  const plain = base();
+  const xor = xorOf(predicted, target);
+  addPatch(plain, xor, dtypeSize(dtype));
+  const misses = plain.params.patch === 'none' ? 0 : countChangedElements(xor, dtypeSize(dtype));
+  const sizeOf = options.sizeOf;
+  if (!sizeOf || dtype !== 'BF16' || misses <= CELL_MIN_MISS_FRACTION * values.length) return plain;
+  let best = plain;
+  let bestSize = sizeOf(plain);
+  for (const small of CELL_SMALL_CANDIDATES) {
+    const { flips, steps, corrected } = encodeCells(predicted, values, target, small);
+    const candidate = base();
+    candidate.params.cells = String(CELL_BUCKETS);
+    if (small > 0) candidate.params.small = String(small);
+    candidate.parts.push({ key: 'f', bytes: flips, width: 1 });
+    if (small > 0) candidate.parts.push({ key: 'd', bytes: steps, width: 2 });
+    xorInto(corrected, target);
+    addPatch(candidate, corrected, 2);
+    const size = sizeOf(candidate);
+    if (size < bestSize) {
+      best = candidate;
+      bestSize = size;
+    }
+  }
+  return best;
 }
 
 /** Row (axis 0) or column (axis 1) scaling of a rows×cols matrix: IA3's learned vectors. */
@@ -252,6 +454,12 @@ export function encodeScaled(options: {
   };
   addPatch(encoded, predicted, dtypeSize(dtype));
   return encoded;
+}
+
+function xorOf(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a);
+  xorInto(out, b);
+  return out;
 }
 
 function bytesOf(values: Float32Array): Uint8Array {
@@ -371,11 +579,19 @@ export function decodeUpdate(options: {
       if (!Number.isFinite(scale)) throw corrupt(what, `bad scale ${JSON.stringify(params.scale)}`);
       const right = floatsOf(payloads.a, rank * cols, what, 'a');
       const left = floatsOf(payloads.b, rows * rank, what, 'b');
-      const predicted = predictLowRank({
+      const { bytes: predicted, values } = predictLowRankValues({
         parent: options.parent,
         dtype,
         update: { rows, cols, rank, left, right, scale },
       });
+      if (params.cells !== undefined) {
+        if (params.cells !== String(CELL_BUCKETS) || dtype !== 'BF16') {
+          throw corrupt(what, `rounding-cell flips "cells=${params.cells}" are not known for ${dtype}`);
+        }
+        if (!payloads.f) throw corrupt(what, 'rounding-cell flips are named but not stored');
+        const small = params.small === undefined ? 0 : intParam(params, 'small', what, 255);
+        applyCells(predicted, values, small, payloads.f, payloads.d, what);
+      }
       applyPatch(predicted, dtypeSize(dtype), params, payloads, what);
       return predicted;
     }
@@ -415,7 +631,7 @@ export function describeEncoding(options: {
     case 'delta':
       return params.patch === 'xor' ? 'delta (xor), most entries changed' : `delta, ${patch}`;
     case 'lowrank':
-      return `low-rank r=${params.rank}${params.patch === 'none' ? '' : ` + residual (${patch})`}`;
+      return `low-rank r=${params.rank}${params.cells === undefined ? '' : ' + rounding flips'}${params.patch === 'none' ? '' : ` + residual (${patch})`}`;
     case 'scale':
       return `scaled ${params.axis === '0' ? 'rows' : 'columns'}${params.patch === 'none' ? '' : ` + residual (${patch})`}`;
     default:

@@ -78,7 +78,7 @@ export interface Manifest {
 }
 
 /** Encoding parameters whose values are object reference lists (factors, sparse positions, scale vectors). */
-export const REF_PARAMS: readonly string[] = ['a', 'b', 'idx', 'v'];
+export const REF_PARAMS: readonly string[] = ['a', 'b', 'd', 'f', 'idx', 'v'];
 
 /** Every object an encoding names: its `refs` and the reference lists in its parameters. */
 export function listEncodingRefs(encoding: TensorEncoding): ObjectRef[] {

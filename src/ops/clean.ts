@@ -37,7 +37,7 @@ import { Chunker } from '../store/cdc.js';
 import { encodeObjectSync, type GroupWidth } from '../store/object-codec.js';
 import { decodeToF32 } from '../tensor/convert.js';
 import { dtypeSize } from '../tensor/dtype.js';
-import { estimateLowRanks, randomizedSvd } from '../tensor/linalg.js';
+import { estimateLowRanks, randomizedSvd, roundMantissa } from '../tensor/linalg.js';
 import { ByteStream, concatBytes } from './byte-stream.js';
 import { openFileSource, streamRange } from './file-source.js';
 import { beginTensorHash } from './hash-pool.js';
@@ -94,6 +94,12 @@ const MIN_UPDATE_BYTES = 256;
 /** Rank limit of the automatic low-rank test, and the share of the change's energy it must capture. */
 const AUTO_MAX_RANK = 64;
 const AUTO_LOW_RANK_ENERGY = 0.99;
+/**
+ * Mantissa bits kept of factors inferred for a half-precision tensor (see roundMantissa): finer than their
+ * estimation error, which the residual pays for anyway. Factors of an F32 change are kept whole (an exact
+ * low-rank F32 change is reproduced bit for bit).
+ */
+const FACTOR_MANTISSA_BITS: Partial<Record<string, number>> = { BF16: 10, F16: 14 };
 
 export interface CleanResult {
   /** The manifest text (or the input itself when it already was a manifest). */
@@ -486,11 +492,17 @@ class Cleaner {
     let bestSize = Number.POSITIVE_INFINITY;
     for (const rank of [...new Set(ranks)]) {
       const f = randomizedSvd({ matrix: delta, rows, cols, rank, powerIterations: 1 });
+      const keep = FACTOR_MANTISSA_BITS[tensor.dtype];
+      if (keep !== undefined) {
+        roundMantissa(f.left, keep);
+        roundMantissa(f.right, keep);
+      }
       const candidate = encodeLowRank({
         parent,
         target,
         dtype: tensor.dtype,
         update: { rows, cols, rank: f.rank, left: f.left, right: f.right, scale: 1 },
+        sizeOf: storedSizeOf,
       });
       const size = ranks.length > 1 ? storedSizeOf(candidate) : 0;
       if (size < bestSize) {

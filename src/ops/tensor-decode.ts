@@ -158,7 +158,7 @@ export async function decodeTensorBytes(options: {
   });
 }
 
-const PAYLOAD_PARAMS: readonly Exclude<PayloadKey, 'refs'>[] = ['a', 'b', 'idx', 'v'];
+const PAYLOAD_PARAMS: readonly Exclude<PayloadKey, 'refs'>[] = ['a', 'b', 'd', 'f', 'idx', 'v'];
 
 async function readPayloads(store: ObjectStore, encoding: TensorEncoding): Promise<Payloads> {
   const payloads: Payloads = {};

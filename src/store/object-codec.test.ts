@@ -275,6 +275,29 @@ describe('decodeObject on bad bytes', () => {
     expect(error.message).toMatch(/blocks|regenerates more/);
   });
 
+  it('compresses data zstd splits into short blocks (bitmaps of varying density), and still bounds the blocks', async () => {
+    // 4 MiB whose density of set bits changes every 32 KiB: zstd's block splitter cuts more blocks than 4 MiB/128 KiB.
+    const raw = new Uint8Array(4 * 1024 * 1024);
+    let x = 7;
+    for (let i = 0; i < raw.length; i++) {
+      const density = ((i >> 15) % 16) / 32;
+      let byte = 0;
+      for (let b = 0; b < 8; b++) {
+        x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+        if (x / 2 ** 32 < density) byte |= 1 << b;
+      }
+      raw[i] = byte;
+    }
+    const stored = await encodeObject(raw, 1);
+    expect(stored.length).toBeLessThan(raw.length * 0.8);
+    expect(new Uint8Array(await decodeObject(stored))).toEqual(raw);
+    // A frame of many tiny raw blocks regenerating far more than its declared length is still refused.
+    const blocks: number[] = [];
+    for (let k = 0; k < 8; k++) blocks.push(0x00, 0x00, 0x00); // empty raw blocks, not last
+    const frame = Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58, ...blocks, 0x01, 0x00, 0x00]);
+    expect(checkZstdFrame(frame, 10)).toMatch(/more than 4 blocks/);
+  });
+
   it('refuses concatenated frames, trailing bytes and truncation', async () => {
     const raw = new Uint8Array(1000).fill(5);
     const frame = new Encoder(1).encodeSync(Buffer.from(raw));

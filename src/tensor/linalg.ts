@@ -258,3 +258,25 @@ export function estimateLowRanks(options: {
     return undefined;
   });
 }
+
+/**
+ * Rounds float32 values in place to `bits` bits of mantissa (of 23), to the nearest. Factors of an inferred
+ * low-rank change need no more than their estimation error (≈ 1e-3 relative); their dropped low bits are zeros
+ * that byte-grouped compression stores for almost nothing. Infinities and NaNs are left as they are.
+ *
+ * @example roundMantissa(factors, 12);
+ */
+export function roundMantissa(values: Float32Array, bits: number): void {
+  const drop = 23 - Math.max(0, Math.min(23, Math.floor(bits)));
+  if (drop === 0) return;
+  const u = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const half = 1 << (drop - 1);
+  const mask = ~((1 << drop) - 1) >>> 0;
+  for (let i = 0; i < u.length; i++) {
+    const x = u[i]!;
+    if ((x & 0x7f800000) === 0x7f800000) continue;
+    // Adding half a step to the bit pattern rounds the magnitude; a carry into the exponent is the next binade.
+    const r = ((x + half) & mask) >>> 0;
+    u[i] = (r & 0x7f800000) === 0x7f800000 ? x : r;
+  }
+}
