@@ -8,6 +8,7 @@ import { evalCommand } from './eval.js';
 import { fetchCommand, pullCommand } from './fetch.js';
 import { filterProcessCommand } from './filter-process.js';
 import { gateCommand } from './gate.js';
+import { hubCommand } from './hub.js';
 import { initCommand } from './init.js';
 import { inspectCommand } from './inspect.js';
 import { logCommand } from './log.js';
@@ -19,6 +20,7 @@ import { pushCommand } from './push.js';
 import { remoteCommand } from './remote.js';
 import { repackCommand } from './repack.js';
 import { resolveCommand } from './resolve.js';
+import { serveCommand } from './serve.js';
 import { statsCommand } from './stats.js';
 import { statusCommand } from './status.js';
 import { trackCommand, untrackCommand } from './track.js';
@@ -47,6 +49,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   fetchCommand,
   pullCommand,
   checkoutCommand,
+  serveCommand,
+  hubCommand,
   filterProcessCommand,
   showManifestCommand,
   mergeDriverCommand,

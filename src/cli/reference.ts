@@ -10,7 +10,11 @@ export const REFERENCE_END = '<!-- commands:end -->';
 /** The markdown table of every visible command: usage and summary. */
 export function renderCommandReference(): string {
   const rows = COMMANDS.filter((c) => !c.hidden).map((c) =>
-    `| \`weft ${c.name}${c.usage ? ` ${c.usage}` : ''}\` | ${c.summary} |`.replaceAll('|`', '|`'),
+    // A usage wrapped for --help (newline + indent) is one line in the table.
+    `| \`weft ${c.name}${c.usage ? ` ${c.usage.replace(/\s*\n\s*/g, ' ')}` : ''}\` | ${c.summary} |`.replaceAll(
+      '|`',
+      '|`',
+    ),
   );
   const escaped = rows.map((r) => r.replace(/`([^`]*)`/g, (m) => m.replaceAll('|', '\\|')));
   return [REFERENCE_START, '', '| command | what it does |', '| --- | --- |', ...escaped, '', REFERENCE_END].join('\n');

@@ -221,7 +221,11 @@ export class S3Transport implements Transport {
     }, this.retry);
   }
 
-  /** The stored size of `oid`, or undefined when absent. */
+  /** The stored size of `oid` (one HEAD request), or undefined when absent. */
+  async sizeOf(oid: string): Promise<number | undefined> {
+    return this.head(oid);
+  }
+
   private async head(oid: string): Promise<number | undefined> {
     const key = this.keyOf(oid);
     const what = `check object ${oid}`;
