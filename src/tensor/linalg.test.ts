@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { estimateLowRank, randomizedSvd, symmetricEigen } from './linalg.js';
+import { estimateLowRank, randomizedSvd, refitLeftWeighted, roundMantissa, symmetricEigen } from './linalg.js';
 
 function lowRank(rows: number, cols: number, rank: number, noise: number): Float32Array {
   const m = new Float32Array(rows * cols);
@@ -56,5 +56,49 @@ describe('linear algebra', () => {
     expect(
       estimateLowRank({ matrix: new Float32Array(100), rows: 10, cols: 10, maxRank: 4, energy: 0.99 }),
     ).toBeUndefined();
+  });
+});
+
+describe('weighted refit and mantissa rounding', () => {
+  it('recovers the left factor from the elements it trusts, ignoring the noisy ones', () => {
+    const rows = 30;
+    const cols = 24;
+    const rank = 2;
+    let x = 11;
+    const rand = () => {
+      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+      return x / 2 ** 32 - 0.5;
+    };
+    const trueLeft = Float32Array.from({ length: rows * rank }, rand);
+    const right = Float32Array.from({ length: rank * cols }, rand);
+    const matrix = new Float32Array(rows * cols);
+    const weights = new Float32Array(rows * cols);
+    for (let i = 0; i < rows; i++) {
+      for (let c = 0; c < cols; c++) {
+        let v = 0;
+        for (let p = 0; p < rank; p++) v += trueLeft[i * rank + p]! * right[p * cols + c]!;
+        const trusted = (i + c) % 3 === 0;
+        matrix[i * cols + c] = v + (trusted ? 1e-7 : 0.05) * rand();
+        weights[i * cols + c] = trusted ? 1e6 : 1;
+      }
+    }
+    const left = new Float32Array(rows * rank); // a poor start: zeros
+    // Row 0 has no weight at all: its system is singular and it keeps its start.
+    weights.fill(0, 0, cols);
+    left[0] = 42;
+    refitLeftWeighted({ matrix, rows, cols, rank, left, right, weights });
+    expect(left[0]).toBe(42);
+    for (let i = rank; i < rows * rank; i++) expect(Math.abs(left[i]! - trueLeft[i]!)).toBeLessThan(1e-4);
+  });
+
+  it('rounds float32 values to the nearest with the given mantissa bits, leaving Inf and NaN', () => {
+    const v = Float32Array.of(1 + 2 ** -12, 1 + 2 ** -9, -3.14159, Number.POSITIVE_INFINITY, Number.NaN, 0);
+    roundMantissa(v, 10);
+    expect(v[0]).toBe(1); // a quarter of a step of 2^-10: down
+    expect(v[1]).toBe(1 + 2 ** -9);
+    expect(Math.abs(v[2]! + 3.14159)).toBeLessThan(3.15 * 2 ** -10);
+    expect(v[3]).toBe(Number.POSITIVE_INFINITY);
+    expect(Number.isNaN(v[4]!)).toBe(true);
+    expect(v[5]).toBe(0);
   });
 });
