@@ -212,51 +212,52 @@ function bitsOfSteps(steps: number): number | undefined {
   return steps >= 0 ? steps : 0x8000 | -steps;
 }
 
-/**
- * For each element: whether it is small (predicted exponent below `small`), else its bucket (by distance to the
- * rounding boundary) and the neighbour across that boundary.
- */
-function forEachCell(
-  predicted: Uint8Array,
-  values: Float32Array,
-  small: number,
-  visit: (index: number, bucket: number, neighbour: number, p: number) => void,
-): void {
+/** Per element of a BF16 prediction: its bucket (255: no neighbour) and the neighbour across the boundary. */
+interface CellMap {
+  predicted: Uint8Array;
+  bucket: Uint8Array;
+  neighbour: Uint16Array;
+}
+
+/** One pass over a prediction: each element's bucket (by distance to the rounding boundary) and neighbour. */
+function cellMapOf(predicted: Uint8Array, values: Float32Array): CellMap {
   const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const bucket = new Uint8Array(values.length);
+  const neighbour = new Uint16Array(values.length);
+  const scale = 2 * CELL_BUCKETS;
   for (let i = 0; i < values.length; i++) {
     const p = predicted[2 * i]! | (predicted[2 * i + 1]! << 8);
-    if (((p >>> 7) & 0xff) < small) {
-      visit(i, -1, p, p);
-      continue;
-    }
     const v = bits[i]!;
     const truncated = v >>> 16;
     const low = v & 0xffff;
-    let neighbour = p;
-    let distance = 0;
     if (p === truncated) {
-      neighbour = (p + 1) & 0xffff; // rounded towards zero: the other candidate is one step away from zero
-      distance = low;
+      neighbour[i] = (p + 1) & 0xffff; // rounded towards zero: the other candidate is one step away from zero
+      bucket[i] = Math.min(CELL_BUCKETS - 1, (low * scale) >>> 16);
     } else if (p === ((truncated + 1) & 0xffff)) {
-      neighbour = (p - 1) & 0xffff;
-      distance = 0x10000 - low;
+      neighbour[i] = (p - 1) & 0xffff;
+      bucket[i] = Math.min(CELL_BUCKETS - 1, ((0x10000 - low) * scale) >>> 16);
+    } else {
+      neighbour[i] = p; // NaN or a rounding this scheme does not model: bucket 0, never flipped
+      bucket[i] = 0;
     }
-    visit(i, Math.min(CELL_BUCKETS - 1, (distance * 2 * CELL_BUCKETS) >>> 16), neighbour, p);
   }
+  return { predicted, bucket, neighbour };
+}
+
+/** Whether element `i` is small: its predicted exponent is below `small`. */
+function isSmall(predicted: Uint8Array, i: number, small: number): boolean {
+  return ((((predicted[2 * i + 1]! << 8) | predicted[2 * i]!) >>> 7) & 0xff) < small;
 }
 
 /** Element count per bucket, each bucket's first byte in the concatenated bitmaps, and the small count. */
-function cellLayout(
-  predicted: Uint8Array,
-  values: Float32Array,
-  small: number,
-): { offsets: Int32Array; total: number; smallCount: number } {
+function cellLayout(map: CellMap, small: number): { offsets: Int32Array; total: number; smallCount: number } {
   const counts = new Int32Array(CELL_BUCKETS);
   let smallCount = 0;
-  forEachCell(predicted, values, small, (_, b) => {
-    if (b < 0) smallCount++;
-    else counts[b]!++;
-  });
+  const { predicted, bucket } = map;
+  for (let i = 0; i < bucket.length; i++) {
+    if (isSmall(predicted, i, small)) smallCount++;
+    else counts[bucket[i]!]!++;
+  }
   const offsets = new Int32Array(CELL_BUCKETS);
   let total = 0;
   for (let b = 0; b < CELL_BUCKETS; b++) {
@@ -267,80 +268,88 @@ function cellLayout(
 }
 
 /**
- * Encodes the flips and small-value steps that bring a copy of `predicted` (BF16) closer to `target`; returns the
- * payloads and the corrected copy.
+ * Encodes the flips and small-value steps that bring a copy of the prediction (BF16) closer to `target`; returns
+ * the payloads and the corrected copy.
  */
 function encodeCells(
-  predicted: Uint8Array,
-  values: Float32Array,
+  map: CellMap,
   target: Uint8Array,
   small: number,
 ): { flips: Uint8Array; steps: Uint8Array; corrected: Uint8Array } {
-  const { offsets, total, smallCount } = cellLayout(predicted, values, small);
+  const { offsets, total, smallCount } = cellLayout(map, small);
+  const { predicted, bucket, neighbour } = map;
   const flips = new Uint8Array(total);
   const steps = new Uint8Array(smallCount * 2);
   const corrected = new Uint8Array(predicted);
   const seen = new Int32Array(CELL_BUCKETS);
   let s = 0;
-  forEachCell(predicted, values, small, (i, b, neighbour, p) => {
+  for (let i = 0; i < bucket.length; i++) {
+    const p = predicted[2 * i]! | (predicted[2 * i + 1]! << 8);
     const t = target[2 * i]! | (target[2 * i + 1]! << 8);
+    if (t === p) {
+      if (isSmall(predicted, i, small)) s++;
+      else seen[bucket[i]!]!++;
+      continue;
+    }
     let now = p;
-    if (b < 0) {
+    if (isSmall(predicted, i, small)) {
       const d = stepsOf(t) - stepsOf(p);
       const z = d >= 0 ? 2 * d : -2 * d - 1;
-      const fits = z <= 0xffff && bitsOfSteps(stepsOf(p) + d) !== undefined;
-      if (fits && d !== 0) {
+      // d = 0 with t ≠ p is −0 against +0: left to the patch (a zero step means "unchanged" to the decoder).
+      const fixed = z !== 0 && z <= 0xffff ? bitsOfSteps(stepsOf(p) + d) : undefined;
+      if (fixed !== undefined) {
         steps[2 * s] = z & 0xff;
         steps[2 * s + 1] = z >>> 8;
-        now = bitsOfSteps(stepsOf(p) + d)!;
+        now = fixed;
       }
       s++;
     } else {
+      const b = bucket[i]!;
       const k = seen[b]!++;
-      if (t === neighbour && neighbour !== p) {
+      const n = neighbour[i]!;
+      if (t === n && n !== p) {
         flips[offsets[b]! + (k >>> 3)]! |= 1 << (k & 7);
-        now = neighbour;
+        now = n;
       }
     }
     corrected[2 * i] = now & 0xff;
     corrected[2 * i + 1] = now >>> 8;
-  });
+  }
   return { flips, steps, corrected };
 }
 
-/** Applies stored flips and steps to `predicted` (BF16) in place; StoreError when they do not fit the tensor. */
-function applyCells(
-  predicted: Uint8Array,
-  values: Float32Array,
-  small: number,
-  flips: Uint8Array,
-  steps: Uint8Array | undefined,
-  what: string,
-): void {
-  const { offsets, total, smallCount } = cellLayout(predicted, values, small);
+/** Applies stored flips and steps to the prediction (BF16) in place; StoreError when they do not fit the tensor. */
+function applyCells(map: CellMap, small: number, flips: Uint8Array, steps: Uint8Array | undefined, what: string): void {
+  const { offsets, total, smallCount } = cellLayout(map, small);
   if (flips.length !== total) throw corrupt(what, `rounding-cell flips must hold ${total} bytes, not ${flips.length}`);
   const stepBytes = steps?.length ?? 0;
   if (stepBytes !== smallCount * 2) {
     throw corrupt(what, `small-value steps must hold ${smallCount * 2} bytes, not ${stepBytes}`);
   }
+  const { predicted, bucket, neighbour } = map;
   const seen = new Int32Array(CELL_BUCKETS);
-  const changes: [number, number][] = [];
   let s = 0;
-  forEachCell(predicted, values, small, (i, b, neighbour, p) => {
-    if (b < 0) {
+  for (let i = 0; i < bucket.length; i++) {
+    // The smallness test reads the prediction before this element is changed (elements are independent).
+    if (isSmall(predicted, i, small)) {
       const z = steps![2 * s]! | (steps![2 * s + 1]! << 8);
       s++;
+      if (z === 0) continue;
       const d = z & 1 ? -((z + 1) >>> 1) : z >>> 1;
-      const now = bitsOfSteps(stepsOf(p) + d);
-      if (d !== 0 && now !== undefined) changes.push([i, now]);
-      return;
+      const now = bitsOfSteps(stepsOf(predicted[2 * i]! | (predicted[2 * i + 1]! << 8)) + d);
+      if (now !== undefined) {
+        predicted[2 * i] = now & 0xff;
+        predicted[2 * i + 1] = now >>> 8;
+      }
+      continue;
     }
+    const b = bucket[i]!;
     const k = seen[b]!++;
-    if ((flips[offsets[b]! + (k >>> 3)]! >>> (k & 7)) & 1) changes.push([i, neighbour]);
-  });
-  for (const [i, n] of changes) {
-    predicted[2 * i] = n & 0xff;
-    predicted[2 * i + 1] = n >>> 8;
+    if ((flips[offsets[b]! + (k >>> 3)]! >>> (k & 7)) & 1) {
+      const n = neighbour[i]!;
+      predicted[2 * i] = n & 0xff;
+      predicted[2 * i + 1] = n >>> 8;
+    }
   }
 }
 
@@ -390,8 +399,9 @@ export function encodeLowRank(options: {
   if (!sizeOf || dtype !== 'BF16' || misses <= CELL_MIN_MISS_FRACTION * values.length) return plain;
   let best = plain;
   let bestSize = sizeOf(plain);
+  const map = cellMapOf(predicted, values);
   for (const small of CELL_SMALL_CANDIDATES) {
-    const { flips, steps, corrected } = encodeCells(predicted, values, target, small);
+    const { flips, steps, corrected } = encodeCells(map, target, small);
     const candidate = base();
     candidate.params.cells = String(CELL_BUCKETS);
     if (small > 0) candidate.params.small = String(small);
@@ -590,7 +600,7 @@ export function decodeUpdate(options: {
         }
         if (!payloads.f) throw corrupt(what, 'rounding-cell flips are named but not stored');
         const small = params.small === undefined ? 0 : intParam(params, 'small', what, 255);
-        applyCells(predicted, values, small, payloads.f, payloads.d, what);
+        applyCells(cellMapOf(predicted, values), small, payloads.f, payloads.d, what);
       }
       applyPatch(predicted, dtypeSize(dtype), params, payloads, what);
       return predicted;

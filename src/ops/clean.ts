@@ -495,14 +495,16 @@ class Cleaner {
       decodeToF32(tensor.dtype, parent.subarray(r * rowBytes, (r + 1) * rowBytes), before);
       for (let c = 0; c < cols; c++) row[c] = row[c]! - before[c]!;
     }
-    // The rank holding 99% of the change (a LoRA merged and rounded to BF16: the rest is rounding noise) and the
-    // one holding it all but 1e-6 (an exact low-rank change in F32): both are tried, the smaller encoding wins.
+    // The rank holding 99% of the change (a LoRA merged and rounded to BF16: the rest is rounding noise) and, for
+    // F32, the one holding it all but 1e-6 (an exact low-rank change): both are tried, the smaller encoding wins.
+    // A half-precision change is seen through rounding noise, so only the first applies there.
     const ranks = estimateLowRanks({
       matrix: sampled,
       rows: sample,
       cols,
       maxRank: AUTO_MAX_RANK,
-      energies: [AUTO_LOW_RANK_ENERGY, 1 - 1e-6],
+      energies:
+        tensor.dtype === 'BF16' || tensor.dtype === 'F16' ? [AUTO_LOW_RANK_ENERGY] : [AUTO_LOW_RANK_ENERGY, 1 - 1e-6],
       sampleRows: sample,
     }).filter((r): r is number => r !== undefined && r * 4 <= Math.min(rows, cols));
     if (ranks.length === 0) return undefined;
