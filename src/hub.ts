@@ -58,3 +58,19 @@ export {
 export { withRepoLock } from './server/repo-lock.js';
 export { S3LfsStore, s3StoreFor } from './server/s3-lfs-store.js';
 export { type RunningHub, type StartHubOptions, startHub } from './server/serve.js';
+export {
+  type CommitDiff,
+  commitDiff,
+  createUiApiRoutes,
+  createUiRoutes,
+  type Heatmap,
+  type HeatmapCell,
+  type HistoryEntry,
+  heatmapOf,
+  type LayerModule,
+  layerModuleOf,
+  type RepoHistory,
+  readHistory,
+  type UiApiOptions,
+  type UiRoutesOptions,
+} from './server/ui/index.js';

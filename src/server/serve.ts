@@ -10,6 +10,7 @@ import type { LfsObjectStore } from './lfs-store.js';
 import { type HubLog, jsonLineLog } from './log.js';
 import { createQueueRoutes, ensureQueueSchema, MergeQueue, type MergeQueueOptions } from './queue/index.js';
 import { withRepoLock } from './repo-lock.js';
+import { createUiRoutes } from './ui/index.js';
 
 /** How long close() waits for in-flight requests (a push, a big download) before cutting their connections. */
 const SHUTDOWN_GRACE_MS = 30_000;
@@ -94,6 +95,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     extraRoutes: (a) => {
       if (running) a.route('/', createQueueRoutes(running));
       options.extraRoutes?.(a);
+      a.route('/', createUiRoutes({ dataDir: options.dataDir }));
     },
     ...(options.maxObjectSizeBytes !== undefined ? { maxObjectSizeBytes: options.maxObjectSizeBytes } : {}),
     ...(options.storeFor ? { storeFor: options.storeFor } : {}),
