@@ -1,7 +1,7 @@
 // `weft fetch` and `weft pull`: download the objects of commits from a remote, verified; pull also rewrites the
 // tracked files still left as manifests. Imports library modules directly until src/index.ts exports them.
 
-import { fetchObjects, openRepo, pullObjects } from '../index.js';
+import { fetchObjects, openRepo, pullObjects, readPartialSelection, selectionPredicate } from '../index.js';
 import { type CommandSpec, printJson, writeOut } from './command.js';
 import { parseTransfers, withTransferProgress } from './push.js';
 import { formatBytes } from './render.js';
@@ -16,7 +16,9 @@ export const fetchCommand: CommandSpec = {
     'From a git remote it also fetches refs/notes/weft (evaluation results) and merges them into ours.\n' +
     "--include 'model.layers.0.*' fetches only the matching tensors' objects (and every file's headers); a\n" +
     'later checkout fetches the rest on demand, or with WEFT_SKIP_SMUDGE=1 keeps the manifest, and a file whose\n' +
-    'objects cannot be had fails naming the tensor (partial work-tree files are not written).',
+    'objects cannot be had fails naming the tensor (partial work-tree files are not written). With a partial\n' +
+    "checkout's selection (weft checkout --include/--exclude), only the selected tensors are fetched, as git-lfs\n" +
+    "applies lfs.fetchinclude; --include '*' fetches everything.",
   options: {
     include: {
       type: 'string',
@@ -31,12 +33,14 @@ export const fetchCommand: CommandSpec = {
     const [remote, ...refs] = positionals;
     const repo = await openRepo({ cwd: io.cwd });
     const transfers = parseTransfers(values.transfers);
+    const selection = await readPartialSelection({ cwd: repo.topLevel });
     const result = await withTransferProgress(io, 'weft fetch', (onProgress) =>
       fetchObjects({
         repo,
         ...(remote !== undefined ? { remote } : {}),
         refs,
         ...(Array.isArray(values.include) ? { include: values.include as string[] } : {}),
+        ...(selection ? { select: selectionPredicate(selection) } : {}),
         env: io.env,
         notes: values['no-notes'] !== true,
         ...(transfers ? { transfers } : {}),
@@ -60,7 +64,8 @@ export const pullCommand: CommandSpec = {
   usage: '[<remote>] [<path>…] [--transfers <n>] [--no-notes] [--json]',
   details:
     'Like `git lfs pull`: it does not run `git pull`. Only files whose work-tree bytes are the committed\n' +
-    'manifest (a clone made with WEFT_SKIP_SMUDGE=1) or that are missing are rewritten; edits are kept.',
+    'manifest (a clone made with WEFT_SKIP_SMUDGE=1) or that are missing are rewritten; edits are kept. With a\n' +
+    "partial checkout's selection (weft checkout --include/--exclude), only the selected tensors are fetched.",
   options: {
     transfers: { type: 'string', description: '<n> parallel downloads (default 8)' },
     json: { type: 'boolean', description: 'print the result as JSON' },
@@ -71,11 +76,13 @@ export const pullCommand: CommandSpec = {
     const paths = rest;
     const repo = await openRepo({ cwd: io.cwd });
     const transfers = parseTransfers(values.transfers);
+    const selection = await readPartialSelection({ cwd: repo.topLevel });
     const result = await withTransferProgress(io, 'weft pull', (onProgress) =>
       pullObjects({
         repo,
         ...(remote !== undefined ? { remote } : {}),
         paths,
+        ...(selection ? { select: selectionPredicate(selection) } : {}),
         env: io.env,
         notes: values['no-notes'] !== true,
         ...(transfers ? { transfers } : {}),

@@ -189,6 +189,11 @@ export interface FetchOptions {
    * missing.
    */
   include?: readonly string[];
+  /**
+   * Only the tensors this predicate selects (a partial checkout's selection: `selectionPredicate` of
+   * `readPartialSelection`), like `include`; `include` wins when both are given.
+   */
+  select?: (tensorName: string) => boolean;
   transfers?: number;
   env?: Record<string, string | undefined>;
   onProgress?: (p: TransferProgress) => void;
@@ -210,9 +215,12 @@ export async function fetchObjects(options: FetchOptions): Promise<FetchResult> 
   const oids = new Set<string>();
   for (const commit of new Set(commits)) {
     for (const t of await listManifestsInTree(cwd, commit, options.paths ?? [])) {
+      const select = options.select;
       const ids = options.include?.length
         ? objectsOfTensors(t.manifest, options.include)
-        : objectsOfManifest(t.manifest);
+        : select
+          ? objectsOfTensors({ ...t.manifest, tensors: t.manifest.tensors.filter((x) => select(x.name)) }, ['*'])
+          : objectsOfManifest(t.manifest);
       for (const id of ids) oids.add(id);
     }
   }
