@@ -359,7 +359,7 @@ const CELL_MIN_MISS_FRACTION = 0.001;
  * Candidate exponent thresholds for small values (BF16 biased exponents: 118 is 2^-9 ≈ 0.002); the encoder keeps
  * the one whose payloads store smallest. 0 means none.
  */
-export const CELL_SMALL_CANDIDATES: readonly number[] = [0, 115, 117, 118, 119];
+export const CELL_SMALL_CANDIDATES: readonly number[] = [0, 116, 117, 118];
 
 /**
  * An exact low-rank encoding: the factors plus a patch for the elements where the prediction differs from

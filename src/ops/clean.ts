@@ -516,7 +516,9 @@ class Cleaner {
     let bestSize = Number.POSITIVE_INFINITY;
     const weights = roundingWeights(tensor.dtype, target);
     for (const rank of [...new Set(ranks)]) {
-      const f = randomizedSvd({ matrix: delta, rows, cols, rank, powerIterations: 1 });
+      // No power iteration when the refit follows: it re-solves the row factors anyway (256 MiB: 1.20× against
+      // 1.18× the adapter with one iteration, two passes over the matrix fewer).
+      const f = randomizedSvd({ matrix: delta, rows, cols, rank, powerIterations: weights ? 0 : 1 });
       // A rounded change is observed with noise of ½ ulp of each value: refit the row factors by least squares
       // weighted 1/ulp² (64 MiB check: the misses of the prediction fall by a third, the residual by half).
       if (weights)

@@ -302,26 +302,32 @@ export function refitLeftWeighted(options: {
   const { matrix, rows, cols, rank: r, left, right, weights } = options;
   const normal = new Float64Array(r * r);
   const rhs = new Float64Array(r);
-  // right transposed (cols × r) so the inner loops read contiguous memory.
-  const rt = new Float64Array(cols * r);
-  for (let p = 0; p < r; p++) for (let c = 0; c < cols; c++) rt[c * r + p] = right[p * cols + c]!;
+  // Per row: wr[p] = w ⊙ right[p] (r vectors of cols), then normal[p][q] = wr[p] · right[q] and rhs[p] = wr[p] ·
+  // row — dot products over contiguous memory, the loop shape the JIT runs fastest.
+  const rightRows = Array.from({ length: r }, (_, p) => Float64Array.from(right.subarray(p * cols, (p + 1) * cols)));
+  const wr = Array.from({ length: r }, () => new Float64Array(cols));
   for (let i = 0; i < rows; i++) {
-    normal.fill(0);
-    rhs.fill(0);
     const base = i * cols;
-    for (let c = 0; c < cols; c++) {
-      const w = weights[base + c]!;
-      if (w === 0) continue;
-      const wd = w * matrix[base + c]!;
-      const o = c * r;
-      for (let p = 0; p < r; p++) {
-        const rp = rt[o + p]!;
-        rhs[p]! += rp * wd;
-        const wrp = w * rp;
-        for (let q = 0; q <= p; q++) normal[p * r + q]! += wrp * rt[o + q]!;
+    const w = weights.subarray(base, base + cols);
+    const row = matrix.subarray(base, base + cols);
+    for (let p = 0; p < r; p++) {
+      const rp = rightRows[p]!;
+      const wp = wr[p]!;
+      for (let c = 0; c < cols; c++) wp[c] = w[c]! * rp[c]!;
+    }
+    for (let p = 0; p < r; p++) {
+      const wp = wr[p]!;
+      let sr = 0;
+      for (let c = 0; c < cols; c++) sr += wp[c]! * row[c]!;
+      rhs[p] = sr;
+      for (let q = 0; q <= p; q++) {
+        const rq = rightRows[q]!;
+        let s = 0;
+        for (let c = 0; c < cols; c++) s += wp[c]! * rq[c]!;
+        normal[p * r + q] = s;
+        normal[q * r + p] = s;
       }
     }
-    for (let p = 0; p < r; p++) for (let q = 0; q < p; q++) normal[q * r + p] = normal[p * r + q]!;
     const x = solveSymmetric(normal, rhs, r);
     if (x) for (let p = 0; p < r; p++) left[i * r + p] = x[p]!;
   }
