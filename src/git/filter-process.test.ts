@@ -112,6 +112,52 @@ describe('serveFilterProcess', () => {
     });
   });
 
+  it('delays smudges when the handlers can: status=delayed, the ready list, then the file again with no content', async () => {
+    const kept = new Map<string, Uint8Array>();
+    const readyOrder: string[] = [];
+    const handlers: FilterHandlers = {
+      clean: reverser.clean,
+      smudge: async (request) => {
+        const bytes = await consume(request.content);
+        return reversed(bytes.length === 0 ? kept.get(request.pathname)! : bytes);
+      },
+      delay: {
+        // Delays everything whose content starts with "slow"; keeps it for the content-less second request.
+        begin: async ({ pathname, content: c }) => {
+          if (!Buffer.from(c).toString('latin1').startsWith('slow')) return false;
+          kept.set(pathname, c);
+          readyOrder.push(pathname);
+          return true;
+        },
+        available: async () => readyOrder.splice(0),
+      },
+    };
+    const input = Buffer.concat([
+      HANDSHAKE,
+      request('smudge', 'a', Buffer.from('slow a'), 'can-delay=1'),
+      request('smudge', 'b', Buffer.from('fast b'), 'can-delay=1'),
+      list('command=list_available_blobs'),
+      request('smudge', 'a', new Uint8Array(0)),
+      list('command=list_available_blobs'),
+    ]);
+    const { output, summary, errors } = await serve(input, handlers);
+    expect(errors).toEqual([]);
+    expect(summary.capabilities).toEqual(['clean', 'smudge', 'delay']);
+    const s = sections(output);
+    expect(texts(s[1])).toEqual(['capability=clean', 'capability=smudge', 'capability=delay']);
+    expect(texts(s[2])).toEqual(['status=delayed']); // a: later
+    expect(texts(s[3])).toEqual(['status=success']); // b: now
+    expect(Buffer.concat(s[4]!).toString()).toBe('b tsaf');
+    expect(s[5]).toEqual([]);
+    expect(texts(s[6])).toEqual(['pathname=a']); // the ready list
+    expect(texts(s[7])).toEqual(['status=success']);
+    expect(texts(s[8])).toEqual(['status=success']); // a, asked again without content
+    expect(Buffer.concat(s[9]!).toString()).toBe('a wols');
+    expect(s[10]).toEqual([]);
+    expect(s[11]).toEqual([]); // an empty ready list ends it
+    expect(texts(s[12])).toEqual(['status=success']);
+  });
+
   it('advertises only what git offers', async () => {
     const input = Buffer.concat([list('git-filter-client', 'version=2'), list('capability=clean')]);
     const { output, summary } = await serve(input, reverser);

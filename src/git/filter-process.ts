@@ -1,13 +1,15 @@
 // The server side of git's long-running filter process protocol, version 2 (gitattributes(5), "Long Running
 // Filter Process"): handshake, capabilities, then clean/smudge requests answered by the caller's handlers.
-// It must not know what the content means, nor offer `delay`.
+// It must not know what the content means; `delay` is offered when the caller's handlers can delay smudges.
 
 import type { Readable, Writable } from 'node:stream';
 import { GitError } from '../errors.js';
 import { type ContentAllocator, type PacketContent, PktLineReader, PktLineWriter } from './pkt-line.js';
 
 /** The capabilities this server can take on; it advertises whichever of them git offers. */
-const SERVED_CAPABILITIES = ['clean', 'smudge'] as const;
+const SERVED_CAPABILITIES = ['clean', 'smudge', 'delay'] as const;
+/** Largest content of a smudge request held to decide whether to delay it (a manifest; anything larger is not). */
+const MAX_DELAY_CONTENT_BYTES = 64 * 1024 * 1024;
 
 /** One file git asks the filter to convert. */
 export interface FilterRequest {
@@ -31,6 +33,22 @@ export type FilterResponse = Uint8Array | AsyncIterable<Uint8Array>;
 export interface FilterHandlers {
   clean(request: FilterRequest): Promise<FilterResponse>;
   smudge(request: FilterRequest): Promise<FilterResponse>;
+  /**
+   * git's `delay` (gitattributes(5), "Delay"): a checkout may answer "later" for a file and let git go on, so
+   * slow work (downloads) for many files runs at once. Without it, `delay` is not advertised.
+   */
+  delay?: FilterDelayHandlers;
+}
+
+/** What a filter needs to delay smudges. */
+export interface FilterDelayHandlers {
+  /**
+   * Decides whether to delay this smudge (its whole content given): true means the work has started and the
+   * pathname will be reported by `available`; git then asks for it again with no content, so keep the content.
+   */
+  begin(request: { pathname: string; content: Uint8Array }): Promise<boolean>;
+  /** Pathnames whose delayed work is done, waiting until at least one is when some is still running; [] ends it. */
+  available(): Promise<string[]>;
 }
 
 export interface ServeFilterProcessOptions {
@@ -99,7 +117,9 @@ export async function serveFilterProcess(options: ServeFilterProcessOptions): Pr
   const offered = (await reader.readTextListUntilFlush())
     .filter((line) => line.startsWith('capability='))
     .map((line) => line.slice('capability='.length));
-  const capabilities: string[] = SERVED_CAPABILITIES.filter((capability) => offered.includes(capability));
+  const capabilities: string[] = SERVED_CAPABILITIES.filter(
+    (capability) => offered.includes(capability) && (capability !== 'delay' || options.handlers.delay !== undefined),
+  );
   for (const capability of capabilities) await writer.writeText(`capability=${capability}`);
   await writer.writeFlush();
 
@@ -115,7 +135,10 @@ export async function serveFilterProcess(options: ServeFilterProcessOptions): Pr
     const command = headers.command!;
     summary.requests++;
     if (command === 'list_available_blobs') {
-      // Only sent to filters that took on `delay`; answered anyway with "nothing delayed", which ends it.
+      // Only sent to filters that took on `delay`; without delayed work the answer is "nothing", which ends it.
+      const ready =
+        capabilities.includes('delay') && options.handlers.delay ? await options.handlers.delay.available() : [];
+      for (const path of ready) await writer.writeText(`pathname=${path}`);
       await writer.writeFlush();
       await writer.writeText('status=success');
       await writer.writeFlush();
@@ -123,12 +146,68 @@ export async function serveFilterProcess(options: ServeFilterProcessOptions): Pr
     }
     const pathname = headers.pathname;
     if (pathname === undefined) throw protocolError(`"${command}" request without a pathname`);
-    const content = reader.readContent(options.allocateContent);
+    let content = reader.readContent(options.allocateContent);
+    if (
+      command === 'smudge' &&
+      headers['can-delay'] === '1' &&
+      capabilities.includes('delay') &&
+      options.handlers.delay
+    ) {
+      // Decide on the whole content when it is small (a manifest); a large file is never delayed. A delayed answer
+      // carries no content; git asks again later, without content.
+      const peeked = await peekContent(content);
+      if (peeked.whole && (await options.handlers.delay.begin({ pathname, content: peeked.whole }))) {
+        await writer.writeText('status=delayed');
+        await writer.writeFlush();
+        continue;
+      }
+      content = peeked.replay;
+    }
     const request: FilterRequest = { command, pathname, headers, content };
     const ok = await serveRequest(request, content, capabilities, options.handlers, writer, onError);
     if (!ok) summary.failedRequests++;
   }
   return summary;
+}
+
+/**
+ * Reads a request's content up to MAX_DELAY_CONTENT_BYTES: `whole` when it ended within that (the bytes), and in
+ * any case `replay`, a content that yields what was read and then the rest, for the handler.
+ */
+async function peekContent(content: PacketContent): Promise<{ whole?: Uint8Array; replay: PacketContent }> {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  const it = content[Symbol.asyncIterator]();
+  let ended = false;
+  while (size <= MAX_DELAY_CONTENT_BYTES) {
+    const next = await it.next();
+    if (next.done) {
+      ended = true;
+      break;
+    }
+    parts.push(new Uint8Array(next.value)); // a copy: the chunk's buffer may be reused
+    size += next.value.length;
+  }
+  let whole: Uint8Array | undefined;
+  if (ended) {
+    whole = new Uint8Array(size);
+    let at = 0;
+    for (const p of parts) {
+      whole.set(p, at);
+      at += p.length;
+    }
+  }
+  const replay = {
+    async *[Symbol.asyncIterator]() {
+      yield* parts;
+      if (!ended) {
+        for (let next = await it.next(); !next.done; next = await it.next()) yield next.value;
+      }
+    },
+    // What the handler did not read is discarded from the underlying section.
+    drain: async () => (ended ? 0 : content.drain()),
+  };
+  return { ...(whole ? { whole } : {}), replay: replay as unknown as PacketContent };
 }
 
 /** Answers one request; returns whether it succeeded. Rejects only on protocol or output failures. */

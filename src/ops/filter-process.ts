@@ -118,19 +118,24 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
     }
     return undefined;
   };
-  /** Downloads the objects a manifest names that the store lacks, from the default remote (if there is one). */
-  const fetchMissing = async (input: Uint8Array, pathname: string): Promise<void> => {
-    if (!looksLikeManifest(input)) return;
+  /** The objects a manifest names that the store lacks (none for a non-manifest or a bad one: smudge reports it). */
+  const missingObjects = async (input: Uint8Array, pathname: string): Promise<string[]> => {
+    if (!looksLikeManifest(input)) return [];
     let ids: string[];
     try {
       const manifest = parseManifest(new TextDecoder().decode(input), pathname);
       // Partial checkout (partial.ts): only the frames and the selected tensors' objects are fetched.
       ids = selected ? objectsOfSelection(manifest, selected) : listManifestRefs(manifest).map((r) => r.id);
     } catch {
-      return; // smudge reports the bad manifest
+      return [];
     }
     const present = await Promise.all(ids.map((id) => repo.store.has(id as ObjectId)));
-    if (present.every(Boolean)) return;
+    return ids.filter((_, i) => !present[i]);
+  };
+  /** Downloads the objects a manifest names that the store lacks, from the default remote (if there is one). */
+  const fetchMissing = async (input: Uint8Array, pathname: string): Promise<void> => {
+    const ids = await missingObjects(input, pathname);
+    if (ids.length === 0) return;
     try {
       const r = await fetchMissingObjects({ repo, oids: ids, ...(options.env ? { env: options.env } : {}) });
       if (r.downloaded > 0) options.warn(`${pathname}: downloaded ${r.downloaded} object(s) from the remote`);
@@ -163,12 +168,41 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
   const pool = new BufferPool(CONTENT_CHUNK_BYTES, POOL_IDLE_BUFFERS);
   const codecs = CodecPool.shared();
   if (codecs) codecs.recycle = (buffer) => pool.give(buffer);
+  /**
+   * git's `delay`: a checkout file whose objects must be downloaded answers "later", its download starts at once,
+   * and git goes on to the next file — so the downloads of a checkout run side by side, not file after file.
+   */
+  const delayed = new Map<string, { content: Uint8Array; download: Promise<void>; done: boolean; reported: boolean }>();
+  const delay = {
+    begin: async ({ pathname, content }: { pathname: string; content: Uint8Array }) => {
+      if (options.env?.WEFT_SKIP_SMUDGE === '1') return false;
+      if ((await missingObjects(content, pathname)).length === 0) return false;
+      const entry = { content, download: Promise.resolve(), done: false, reported: false };
+      entry.download = fetchMissing(content, pathname)
+        .catch(() => {}) // smudge then names what is still missing
+        .finally(() => {
+          entry.done = true;
+        });
+      delayed.set(pathname, entry);
+      return true;
+    },
+    available: async () => {
+      const pending = [...delayed.values()].filter((e) => !e.reported);
+      if (pending.length === 0) return [];
+      // git waits on this answer: block until at least one download has ended.
+      if (!pending.some((e) => e.done)) await Promise.race(pending.map((e) => e.download));
+      const ready = [...delayed.entries()].filter(([, e]) => e.done && !e.reported);
+      for (const [, e] of ready) e.reported = true;
+      return ready.map(([path]) => path);
+    },
+  };
   await serveFilterProcess({
     allocateContent: (bytes) => pool.take(bytes),
     input: options.input,
     output,
     onError: (error) => options.warn(error instanceof Error ? error.message : String(error)),
     handlers: {
+      delay,
       async clean(request) {
         const sizeHint = await sizeOf(join(repo.topLevel, request.pathname));
         const previous = await previousOf(request.pathname);
@@ -193,7 +227,11 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
       async smudge(request) {
         const parts: Uint8Array[] = [];
         for await (const p of request.content) parts.push(p);
-        const input = concatBytes(parts);
+        // A delayed file is asked for again with no content: its manifest was kept when the download began.
+        const kept = parts.length === 0 ? delayed.get(request.pathname) : undefined;
+        if (kept) delayed.delete(request.pathname);
+        const input = kept ? kept.content : concatBytes(parts);
+        if (kept) await kept.download;
         if (options.env?.WEFT_SKIP_SMUDGE === '1') return input;
         await fetchMissing(input, request.pathname);
         // Partial checkout (partial.ts): unselected tensors the store lacks are written as zeros.

@@ -1,7 +1,7 @@
 // Checkout of a fresh clone downloads the objects it lacks from the remote on demand (no `weft fetch` first),
 // and WEFT_SKIP_SMUDGE=1 leaves the manifests in the work tree, like git-lfs's GIT_LFS_SKIP_SMUDGE.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildSafetensors, cleanupTemps, git, newRepo, sha256File, tempDir, weft } from './helpers.js';
@@ -62,5 +62,54 @@ describe('smudge fetches on demand', () => {
     expect(readFileSync(join(skipped, 'm.safetensors'), 'utf8')).toMatch(/^weft 1 safetensors\n/);
     expect(weft(skipped, 'pull').code).toBe(0);
     expect(sha256File(join(skipped, 'm.safetensors'))).toBe(sha256File(join(repo, 'm.safetensors')));
+  });
+
+  it('a checkout of several files delays each one while its objects download, so the downloads overlap', () => {
+    const repo = newRepo();
+    const names = ['a', 'b', 'c'];
+    for (const [k, name] of names.entries()) {
+      const bytes = buildSafetensors([{ name: 'w', shape: [256, 300] }], (t, i) => Math.sin((t + k) * 7 + i * 0.013));
+      writeFileSync(join(repo, `${name}.safetensors`), bytes);
+    }
+    git(repo, ['add', '-A']);
+    git(repo, ['commit', '-qm', 'three models']);
+    const remote = join(tempDir(), 'remote.git');
+    git(tempDir(), ['init', '-q', '--bare', remote]);
+    git(repo, ['remote', 'add', 'origin', remote]);
+    git(repo, ['push', '-q', 'origin', 'main']);
+
+    const clone = cloneWithWeft(remote);
+    // git's own packet trace (to a file: it holds the content packets too) shows the conversation.
+    const trace = join(tempDir(), 'trace');
+    const r = spawnSync('git', ['checkout', '-q', 'main'], {
+      cwd: clone,
+      encoding: 'utf8',
+      env: { ...process.env, GIT_TRACE_PACKET: trace },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    // Each file answered "later", then collected from the ready list.
+    const log = readFileSync(trace, 'latin1');
+    expect(log.match(/git< status=delayed/g)?.length).toBe(names.length);
+    expect(log).toMatch(/git> command=list_available_blobs/);
+    for (const name of names) {
+      expect(log).toMatch(new RegExp(`git< pathname=${name}\\.safetensors`));
+      expect(sha256File(join(clone, `${name}.safetensors`))).toBe(sha256File(join(repo, `${name}.safetensors`)));
+    }
+    expect(git(clone, ['status', '--porcelain']).stdout).toBe('');
+    // With the objects at hand nothing is delayed.
+    const trace2 = join(tempDir(), 'trace2');
+    for (const name of names) rmSync(join(clone, `${name}.safetensors`));
+    const again = spawnSync('git', ['checkout', '-q', '--', '.'], {
+      cwd: clone,
+      encoding: 'utf8',
+      env: { ...process.env, GIT_TRACE_PACKET: trace2 },
+    });
+    expect(again.status, again.stderr).toBe(0);
+    const log2 = readFileSync(trace2, 'latin1');
+    expect(log2).toMatch(/git> can-delay=1/);
+    expect(log2).not.toMatch(/status=delayed/);
+    for (const name of names) {
+      expect(sha256File(join(clone, `${name}.safetensors`))).toBe(sha256File(join(repo, `${name}.safetensors`)));
+    }
   });
 });
