@@ -1,5 +1,5 @@
 // `weft checkout [--include <glob>]… [--exclude <glob>]… [--all] [-- <path>…]`: partial checkout — materialise only
-// the selected tensors. Imports the library module directly until src/index.ts exports it (the lead routes it).
+// the selected tensors (the others are zeros in the work tree and keep their committed entries).
 
 import { checkoutPartial, openRepo } from '../index.js';
 import { type CommandSpec, printJson, writeOut } from './command.js';

@@ -1,6 +1,5 @@
 // `weft eval <rev> [--suite s]… [--json]`: score a model version on every example of the gate's suites (cached),
 // print mean and interval per suite, and record them in the commit's note under refs/notes/weft.
-// Imports src/ops/evaluate.ts directly until src/index.ts exports evaluateRevision (the lead routes it).
 
 import { evaluateRevision, openRepo, UsageError } from '../index.js';
 import { type CommandSpec, printJson, writeOut } from './command.js';

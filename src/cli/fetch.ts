@@ -1,10 +1,16 @@
 // `weft fetch` and `weft pull`: download the objects of commits from a remote, verified; pull also rewrites the
-// tracked files still left as manifests. Imports library modules directly until src/index.ts exports them.
+// tracked files still left as manifests. Both follow a partial checkout's selection.
 
-import { fetchObjects, openRepo, pullObjects, readPartialSelection, selectionPredicate } from '../index.js';
+import { fetchObjects, openRepo, pullObjects, type Repo, readPartialSelection, selectionPredicate } from '../index.js';
 import { type CommandSpec, printJson, writeOut } from './command.js';
-import { parseTransfers, withTransferProgress } from './push.js';
+import { transferOptions, transferSettings, withTransferProgress } from './push.js';
 import { formatBytes } from './render.js';
+
+/** The partial checkout's selection as a `select` option (nothing when every tensor is selected). */
+async function selectionOption(repo: Repo): Promise<{ select?: (tensorName: string) => boolean }> {
+  const selection = await readPartialSelection({ cwd: repo.topLevel });
+  return selection ? { select: selectionPredicate(selection) } : {};
+}
 
 export const fetchCommand: CommandSpec = {
   name: 'fetch',
@@ -25,27 +31,15 @@ export const fetchCommand: CommandSpec = {
       multiple: true,
       description: "<glob> only tensors whose names match ('*' any characters, '?' one; repeatable)",
     },
-    transfers: { type: 'string', description: '<n> parallel downloads (default 8)' },
-    json: { type: 'boolean', description: 'print the result as JSON' },
-    'no-notes': { type: 'boolean', description: 'leave refs/notes/weft (evaluation results) alone' },
+    ...transferOptions('downloads'),
   },
   async run({ io, values, positionals }) {
     const [remote, ...refs] = positionals;
     const repo = await openRepo({ cwd: io.cwd });
-    const transfers = parseTransfers(values.transfers);
-    const selection = await readPartialSelection({ cwd: repo.topLevel });
+    const settings = { ...transferSettings(io, values, remote), ...(await selectionOption(repo)) };
+    const include = Array.isArray(values.include) ? { include: values.include as string[] } : {};
     const result = await withTransferProgress(io, 'weft fetch', (onProgress) =>
-      fetchObjects({
-        repo,
-        ...(remote !== undefined ? { remote } : {}),
-        refs,
-        ...(Array.isArray(values.include) ? { include: values.include as string[] } : {}),
-        ...(selection ? { select: selectionPredicate(selection) } : {}),
-        env: io.env,
-        notes: values['no-notes'] !== true,
-        ...(transfers ? { transfers } : {}),
-        onProgress,
-      }),
+      fetchObjects({ repo, refs, ...include, ...settings, onProgress }),
     );
     if (values.json) await printJson(io, result);
     else {
@@ -67,27 +61,15 @@ export const pullCommand: CommandSpec = {
     'manifest (a clone made with WEFT_SKIP_SMUDGE=1) or that are missing are rewritten; edits are kept. With a\n' +
     "partial checkout's selection (weft checkout --include/--exclude), only the selected tensors are fetched.",
   options: {
-    transfers: { type: 'string', description: '<n> parallel downloads (default 8)' },
-    json: { type: 'boolean', description: 'print the result as JSON' },
-    'no-notes': { type: 'boolean', description: 'leave refs/notes/weft (evaluation results) alone' },
+    ...transferOptions('downloads'),
   },
   async run({ io, values, positionals }) {
     const [remote, ...rest] = positionals;
     const paths = rest;
     const repo = await openRepo({ cwd: io.cwd });
-    const transfers = parseTransfers(values.transfers);
-    const selection = await readPartialSelection({ cwd: repo.topLevel });
+    const settings = { ...transferSettings(io, values, remote), ...(await selectionOption(repo)) };
     const result = await withTransferProgress(io, 'weft pull', (onProgress) =>
-      pullObjects({
-        repo,
-        ...(remote !== undefined ? { remote } : {}),
-        paths,
-        ...(selection ? { select: selectionPredicate(selection) } : {}),
-        env: io.env,
-        notes: values['no-notes'] !== true,
-        ...(transfers ? { transfers } : {}),
-        onProgress,
-      }),
+      pullObjects({ repo, paths, ...settings, onProgress }),
     );
     if (values.json) await printJson(io, result);
     else {

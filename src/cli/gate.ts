@@ -1,6 +1,5 @@
 // `weft gate <candidate> [--baseline <rev>] [--budget n] [--suite s] [--json]`: the sequential paired gate; exit 0
 // on accept, 1 on reject or inconclusive. Progress on stderr; the decision is also written as a git note.
-// Imports src/ops/evaluate.ts directly until src/index.ts exports gateCandidate (the lead routes it).
 
 import { gateCandidate, openRepo, UsageError } from '../index.js';
 import { type CommandSpec, printJson, writeOut } from './command.js';

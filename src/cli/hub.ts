@@ -1,5 +1,5 @@
 // `weft hub …`: administer a hub's data dir directly (no server needed): users, tokens, repositories, grants.
-// Imports the server modules directly until src/index.ts exports them (the lead routes them through index.ts).
+// The hub's modules (src/hub.ts) are imported when the command runs, so other commands never load SQLite.
 
 import { join, resolve } from 'node:path';
 import type { Role } from '../hub.js';

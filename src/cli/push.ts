@@ -1,5 +1,5 @@
-// `weft push`: upload the objects of commits to a remote (the pre-push hook does the same for `git push`).
-// Imports the library module directly until src/index.ts exports it (the lead routes it through index.ts).
+// `weft push`: upload the objects of commits to a remote (the pre-push hook does the same for `git push`), and
+// what push, fetch and pull share: their transfer options and progress.
 
 import { openRepo, pushObjects, type TransferProgress, UsageError } from '../index.js';
 import { type CliIO, type CommandSpec, printJson, writeOut } from './command.js';
@@ -11,6 +11,30 @@ export function parseTransfers(value: unknown): number | undefined {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError('USAGE', `--transfers ${value}: expected 1 to 64`);
   return n;
+}
+
+/** The options every transfer command takes (`--transfers`, `--json`, `--no-notes`). */
+export function transferOptions(direction: 'uploads' | 'downloads'): CommandSpec['options'] {
+  return {
+    transfers: { type: 'string', description: `<n> parallel ${direction} (default 8)` },
+    json: { type: 'boolean', description: 'print the result as JSON' },
+    'no-notes': { type: 'boolean', description: 'leave refs/notes/weft (evaluation results) alone' },
+  };
+}
+
+/** The settings those options and the command's environment give a transfer (remote, env, notes, transfers). */
+export function transferSettings(
+  io: CliIO,
+  values: Record<string, unknown>,
+  remote: string | undefined,
+): { remote?: string; env: CliIO['env']; notes: boolean; transfers?: number } {
+  const transfers = parseTransfers(values.transfers);
+  return {
+    ...(remote !== undefined ? { remote } : {}),
+    env: io.env,
+    notes: values['no-notes'] !== true,
+    ...(transfers ? { transfers } : {}),
+  };
 }
 
 /** A progress callback drawing bytes, rate and ETA on stderr when it is a terminal. */
@@ -52,25 +76,14 @@ export const pushCommand: CommandSpec = {
       type: 'boolean',
       description: "check every object in the commits' history, not only those new since the remote's refs",
     },
-    transfers: { type: 'string', description: '<n> parallel uploads (default 8)' },
-    json: { type: 'boolean', description: 'print the result as JSON' },
-    'no-notes': { type: 'boolean', description: 'leave refs/notes/weft (evaluation results) alone' },
+    ...transferOptions('uploads'),
   },
   async run({ io, values, positionals }) {
     const [remote, ...refs] = positionals;
     const repo = await openRepo({ cwd: io.cwd });
-    const transfers = parseTransfers(values.transfers);
+    const settings = transferSettings(io, values, remote);
     const result = await withTransferProgress(io, 'weft push', (onProgress) =>
-      pushObjects({
-        repo,
-        ...(remote !== undefined ? { remote } : {}),
-        refs,
-        all: values.all === true,
-        env: io.env,
-        notes: values['no-notes'] !== true,
-        ...(transfers ? { transfers } : {}),
-        onProgress,
-      }),
+      pushObjects({ repo, refs, all: values.all === true, ...settings, onProgress }),
     );
     if (values.json) await printJson(io, result);
     else {

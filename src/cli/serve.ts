@@ -1,5 +1,5 @@
 // `weft serve`: run the hub (git smart HTTP, Git LFS Batch API, JSON API) on a data dir until SIGINT/SIGTERM.
-// Imports the server modules directly until src/index.ts exports them (the lead routes them through index.ts).
+// The hub's modules (src/hub.ts) are imported when the command runs, so other commands never load hono or SQLite.
 
 import { resolve } from 'node:path';
 import { UsageError, VERSION } from '../index.js';

@@ -378,6 +378,9 @@ export function encodeLowRank(options: {
 }): EncodedUpdate {
   const { update, dtype, target } = options;
   const { bytes: predicted, values } = predictLowRankValues({ parent: options.parent, dtype, update });
+  // The factors' bytes are shared by every candidate (never modified), so a size measure can cache by them.
+  const a = bytesOf(update.right);
+  const b = bytesOf(update.left);
   const base = (): EncodedUpdate => ({
     kind: 'lowrank',
     params: {
@@ -387,8 +390,8 @@ export function encodeLowRank(options: {
       scale: String(update.scale),
     },
     parts: [
-      { key: 'a', bytes: bytesOf(update.right), width: 4 },
-      { key: 'b', bytes: bytesOf(update.left), width: 4 },
+      { key: 'a', bytes: a, width: 4 },
+      { key: 'b', bytes: b, width: 4 },
     ],
   });
   const plain = base();

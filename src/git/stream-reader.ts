@@ -1,72 +1,66 @@
-// Pull-style, buffered reading of a Node Readable for the git layer's wire protocols (pkt-line, cat-file):
-// exact byte counts with as few copies as possible and bounded buffering. It must not interpret the bytes.
+// Pull-style, buffered reading for the git layer's wire protocols (pkt-line, cat-file): exact byte counts with as
+// few copies as possible and bounded buffering, from a Node Readable or straight from a file descriptor. It must
+// not interpret the bytes.
 
 import { read } from 'node:fs';
 import type { Readable } from 'node:stream';
 
 /**
- * Pause the source once this much is buffered and unread: bounds memory when the consumer is slower than the
- * producer (git writes a 1 GiB file as fast as the pipe takes it).
+ * Stop reading the source once this much is buffered and unread: bounds memory when the consumer is slower than
+ * the producer (git writes a 1 GiB file as fast as the pipe takes it).
  */
 const HIGH_WATER_BYTES = 4 * 1024 * 1024;
+/** Bytes read from a descriptor per call: a grown pipe's whole buffer (see pipe-size.ts). */
+const FD_CHUNK_BYTES = 1024 * 1024;
+/** Consumed chunk buffers a descriptor reader keeps for its next reads. */
+const FD_IDLE_CHUNKS = 8;
 
 /**
- * A queue of the chunks a Readable has delivered, consumed from the front. Chunks are kept as delivered, so a
- * read that falls inside one chunk is a zero-copy view of it. One consumer at a time.
+ * A queue of received chunks, consumed from the front; the two sources below fill it. One consumer at a time.
  */
-export class StreamReader {
-  readonly #stream: Readable;
-  readonly #chunks: Buffer[] = [];
-  /** Read position inside `#chunks[0]`. */
-  #offset = 0;
-  #buffered = 0;
-  #ended = false;
-  #failed = false;
-  #failure: unknown;
-  #listening = false;
-  #paused = false;
-  #waiters: (() => void)[] = [];
-
-  constructor(stream: Readable) {
-    this.#stream = stream;
-  }
+export abstract class ByteReader {
+  protected readonly chunks: Buffer[] = [];
+  /** Read position inside `chunks[0]`. */
+  protected offset = 0;
+  protected bufferedBytes = 0;
+  protected ended = false;
+  protected failure: { error: unknown } | undefined;
+  private waiters: (() => void)[] = [];
 
   /** Bytes received and not yet consumed. */
   get buffered(): number {
-    return this.#buffered;
+    return this.bufferedBytes;
   }
 
   /**
-   * Waits until at least `minBytes` are buffered. Resolves `false` if the stream ended first (the bytes that
-   * did arrive stay buffered); rejects with the stream's error if it failed.
+   * Waits until at least `minBytes` are buffered. Resolves `false` if the source ended first (the bytes that
+   * did arrive stay buffered); rejects with the source's error if it failed.
    */
   async fill(minBytes: number): Promise<boolean> {
-    while (this.#buffered < minBytes) {
-      if (this.#failed) throw this.#failure;
-      if (this.#ended) return false;
-      this.#listen();
-      // A single read may need more than the high-water mark (a large cat-file object).
-      this.#resume();
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    while (this.bufferedBytes < minBytes) {
+      if (this.failure) throw this.failure.error;
+      if (this.ended) return false;
+      this.want(minBytes);
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
     return true;
   }
 
   /** The byte `index` bytes past the read position; `index` must be below `buffered`. */
   byteAt(index: number): number {
-    let i = this.#offset + index;
-    for (const chunk of this.#chunks) {
+    let i = this.offset + index;
+    for (const chunk of this.chunks) {
       if (i < chunk.length) return chunk[i]!;
       i -= chunk.length;
     }
-    throw new RangeError(`byteAt(${index}) beyond the ${this.#buffered} buffered bytes`);
+    throw new RangeError(`byteAt(${index}) beyond the ${this.bufferedBytes} buffered bytes`);
   }
 
   /** Position of the first `byte` at or after the read position (relative to it), or -1 if none is buffered. */
   indexOf(byte: number): number {
     let base = 0;
-    let start = this.#offset;
-    for (const chunk of this.#chunks) {
+    let start = this.offset;
+    for (const chunk of this.chunks) {
       const at = chunk.indexOf(byte, start);
       if (at >= 0) return base + at - start;
       base += chunk.length - start;
@@ -80,21 +74,24 @@ export class StreamReader {
    * returns the count (0 when nothing is buffered). The hot path of content reading: one memcpy per call.
    */
   copyInto(target: Uint8Array, targetOffset: number, maxBytes: number): number {
-    const chunk = this.#chunks[0];
+    const chunk = this.chunks[0];
     if (chunk === undefined) return 0;
-    const n = Math.min(maxBytes, chunk.length - this.#offset, target.length - targetOffset);
-    chunk.copy(target, targetOffset, this.#offset, this.#offset + n);
-    this.#consume(n);
+    const n = Math.min(maxBytes, chunk.length - this.offset, target.length - targetOffset);
+    chunk.copy(target, targetOffset, this.offset, this.offset + n);
+    this.consume(n);
     return n;
   }
 
-  /** Consumes `n` buffered bytes and returns them: a view when they lie in one chunk, else a copy. */
+  /**
+   * Consumes `n` buffered bytes and returns them: a view when they lie in one chunk and the source never reuses
+   * its chunks, else a copy.
+   */
   take(n: number): Buffer {
-    if (n > this.#buffered) throw new RangeError(`take(${n}) beyond the ${this.#buffered} buffered bytes`);
-    const chunk = this.#chunks[0];
-    if (chunk !== undefined && chunk.length - this.#offset >= n) {
-      const view = chunk.subarray(this.#offset, this.#offset + n);
-      this.#consume(n);
+    if (n > this.bufferedBytes) throw new RangeError(`take(${n}) beyond the ${this.bufferedBytes} buffered bytes`);
+    const chunk = this.chunks[0];
+    if (this.viewsStayValid && chunk !== undefined && chunk.length - this.offset >= n) {
+      const view = chunk.subarray(this.offset, this.offset + n);
+      this.consume(n);
       return view;
     }
     const out = Buffer.allocUnsafe(n);
@@ -105,37 +102,79 @@ export class StreamReader {
 
   /** Consumes and discards `n` buffered bytes. */
   skip(n: number): void {
-    if (n > this.#buffered) throw new RangeError(`skip(${n}) beyond the ${this.#buffered} buffered bytes`);
+    if (n > this.bufferedBytes) throw new RangeError(`skip(${n}) beyond the ${this.bufferedBytes} buffered bytes`);
     while (n > 0) {
-      const chunk = this.#chunks[0]!;
-      const step = Math.min(n, chunk.length - this.#offset);
-      this.#consume(step);
+      const step = Math.min(n, this.chunks[0]!.length - this.offset);
+      this.consume(step);
       n -= step;
     }
   }
 
+  /** Whether a view of a chunk stays valid after it is consumed (false for a source that reuses its buffers). */
+  protected abstract readonly viewsStayValid: boolean;
+  /** Asks the source for more, at least `minBytes` buffered in all. */
+  protected abstract want(minBytes: number): void;
+  /** A chunk was used up (a source may reuse its buffer). */
+  protected released(_chunk: Buffer): void {}
+  /** Something was consumed (a paused source may resume). */
+  protected consumed(): void {}
+
+  /** Adds a received chunk. */
+  protected push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.bufferedBytes += chunk.length;
+  }
+
+  /** Wakes every `fill` waiting (after data, the end, or a failure). */
+  protected notify(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+
   /** Advances within the current chunk, dropping it once used up. */
-  #consume(n: number): void {
-    this.#offset += n;
-    this.#buffered -= n;
-    const chunk = this.#chunks[0];
-    if (chunk !== undefined && this.#offset >= chunk.length) {
-      this.#chunks.shift();
-      this.#offset = 0;
+  private consume(n: number): void {
+    this.offset += n;
+    this.bufferedBytes -= n;
+    const chunk = this.chunks[0];
+    if (chunk !== undefined && this.offset >= chunk.length) {
+      this.chunks.shift();
+      this.offset = 0;
+      this.released(chunk);
     }
-    if (this.#paused && this.#buffered < HIGH_WATER_BYTES / 2) this.#resume();
+    this.consumed();
+  }
+}
+
+/**
+ * Reads a Readable. Chunks are kept as delivered, so a read that falls inside one chunk is a zero-copy view of it.
+ */
+export class StreamReader extends ByteReader {
+  protected readonly viewsStayValid = true;
+  readonly #stream: Readable;
+  #listening = false;
+  #paused = false;
+
+  constructor(stream: Readable) {
+    super();
+    this.#stream = stream;
+  }
+
+  protected want(): void {
+    this.#listen();
+    // A single read may need more than the high-water mark (a large cat-file object).
+    this.#resume();
+  }
+
+  protected override consumed(): void {
+    if (this.#paused && this.bufferedBytes < HIGH_WATER_BYTES / 2) this.#resume();
   }
 
   #resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
     this.#stream.resume();
-  }
-
-  #notify(): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const wake of waiters) wake();
   }
 
   /** Starts the flow lazily, so that constructing a reader does not consume the stream. */
@@ -149,160 +188,77 @@ export class StreamReader {
         : typeof data === 'string'
           ? Buffer.from(data)
           : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-      if (chunk.length === 0) return;
-      this.#chunks.push(chunk);
-      this.#buffered += chunk.length;
-      if (this.#buffered >= HIGH_WATER_BYTES && !this.#paused) {
+      this.push(chunk);
+      if (this.bufferedBytes >= HIGH_WATER_BYTES && !this.#paused) {
         this.#paused = true;
         stream.pause();
       }
-      this.#notify();
+      this.notify();
     });
     const end = () => {
-      this.#ended = true;
-      this.#notify();
+      this.ended = true;
+      this.notify();
     };
     stream.once('end', end);
     // A stream destroyed without 'end' (a killed child's pipe) ends here.
     stream.once('close', end);
     stream.on('error', (error: unknown) => {
-      this.#failed = true;
-      this.#failure = error;
-      this.#notify();
+      this.failure = { error };
+      this.notify();
     });
     if (stream.readableEnded || stream.destroyed) end();
   }
 }
 
-/** Bytes read from a descriptor per call: a grown pipe's whole buffer (see pipe-size.ts). */
-const FD_CHUNK_BYTES = 1024 * 1024;
-/** Consumed chunk buffers kept for the next reads. */
-const FD_IDLE_CHUNKS = 8;
-
 /**
- * The same reads as {@link StreamReader} over a file descriptor, with no Node stream in between: each read
- * lands in a reused 1 MiB buffer, so a gigabyte arriving costs no garbage and no fresh memory. Reads run on
- * libuv's pool (the descriptor must be blocking: never touch `process.stdin` when reading fd 0 this way).
- * Unlike StreamReader, `take` always copies (buffers are reused once consumed).
+ * Reads a file descriptor with no Node stream in between: each read lands in a reused 1 MiB buffer, so a
+ * gigabyte arriving costs no garbage and no fresh memory. Reads run on libuv's pool (the descriptor must be
+ * blocking: never touch `process.stdin` when reading fd 0 this way). `take` always copies.
  */
-export class FdReader {
+export class FdReader extends ByteReader {
+  protected readonly viewsStayValid = false;
   readonly #fd: number;
-  readonly #chunks: { buffer: Buffer; length: number }[] = [];
   readonly #idle: Buffer[] = [];
-  #offset = 0;
-  #buffered = 0;
-  #ended = false;
-  #failure: unknown;
   #reading = false;
-  #waiters: (() => void)[] = [];
 
   constructor(fd: number) {
+    super();
     this.#fd = fd;
   }
 
-  get buffered(): number {
-    return this.#buffered;
+  protected override released(chunk: Buffer): void {
+    // Chunks are views of FD_CHUNK_BYTES buffers that own their memory (allocUnsafeSlow): take the whole back.
+    if (this.#idle.length < FD_IDLE_CHUNKS) this.#idle.push(Buffer.from(chunk.buffer, 0, FD_CHUNK_BYTES));
   }
 
-  async fill(minBytes: number): Promise<boolean> {
-    while (this.#buffered < minBytes) {
-      if (this.#failure !== undefined) throw this.#failure;
-      if (this.#ended) return false;
-      this.#pump(minBytes);
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
-    }
-    this.#pump(0);
-    return true;
+  protected override consumed(): void {
+    this.want(0);
   }
 
-  byteAt(index: number): number {
-    let i = this.#offset + index;
-    for (const chunk of this.#chunks) {
-      if (i < chunk.length) return chunk.buffer[i]!;
-      i -= chunk.length;
-    }
-    throw new RangeError(`byteAt(${index}) beyond the ${this.#buffered} buffered bytes`);
-  }
-
-  indexOf(byte: number): number {
-    let base = 0;
-    let start = this.#offset;
-    for (const chunk of this.#chunks) {
-      const at = chunk.buffer.subarray(0, chunk.length).indexOf(byte, start);
-      if (at >= 0) return base + at - start;
-      base += chunk.length - start;
-      start = 0;
-    }
-    return -1;
-  }
-
-  copyInto(target: Uint8Array, targetOffset: number, maxBytes: number): number {
-    const chunk = this.#chunks[0];
-    if (chunk === undefined) return 0;
-    const n = Math.min(maxBytes, chunk.length - this.#offset, target.length - targetOffset);
-    chunk.buffer.copy(target, targetOffset, this.#offset, this.#offset + n);
-    this.#consume(n);
-    return n;
-  }
-
-  take(n: number): Buffer {
-    if (n > this.#buffered) throw new RangeError(`take(${n}) beyond the ${this.#buffered} buffered bytes`);
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) filled += this.copyInto(out, filled, n - filled);
-    return out;
-  }
-
-  skip(n: number): void {
-    if (n > this.#buffered) throw new RangeError(`skip(${n}) beyond the ${this.#buffered} buffered bytes`);
-    while (n > 0) {
-      const step = Math.min(n, this.#chunks[0]!.length - this.#offset);
-      this.#consume(step);
-      n -= step;
-    }
-  }
-
-  #consume(n: number): void {
-    this.#offset += n;
-    this.#buffered -= n;
-    const chunk = this.#chunks[0];
-    if (chunk !== undefined && this.#offset >= chunk.length) {
-      this.#chunks.shift();
-      this.#offset = 0;
-      if (this.#idle.length < FD_IDLE_CHUNKS) this.#idle.push(chunk.buffer);
-    }
-  }
-
-  /** Keeps one read in flight while less than `HIGH_WATER_BYTES` (or `atLeast`) is buffered. */
-  #pump(atLeast: number): void {
-    if (this.#reading || this.#ended || this.#failure !== undefined) return;
-    if (this.#buffered >= Math.max(atLeast, HIGH_WATER_BYTES)) return;
+  /** Keeps one read in flight while less than HIGH_WATER_BYTES (or `atLeast`) is buffered. */
+  protected want(atLeast: number): void {
+    if (this.#reading || this.ended || this.failure) return;
+    if (this.bufferedBytes >= Math.max(atLeast, HIGH_WATER_BYTES)) return;
     this.#reading = true;
     const buffer = this.#idle.pop() ?? Buffer.allocUnsafeSlow(FD_CHUNK_BYTES);
     read(this.#fd, buffer, 0, buffer.length, null, (error, n) => {
       this.#reading = false;
       if (error) {
+        this.#idle.push(buffer);
         if ((error as NodeJS.ErrnoException).code === 'EAGAIN') {
           // A non-blocking descriptor after all: poll rather than fail.
-          this.#idle.push(buffer);
-          setTimeout(() => this.#pump(atLeast), 1);
+          setTimeout(() => this.want(atLeast), 1);
           return;
         }
-        this.#failure = error;
+        this.failure = { error };
       } else if (n === 0) {
-        this.#ended = true;
+        this.ended = true;
         this.#idle.push(buffer);
       } else {
-        this.#chunks.push({ buffer, length: n });
-        this.#buffered += n;
-        this.#pump(atLeast);
+        this.push(buffer.subarray(0, n));
+        this.want(atLeast);
       }
-      const waiters = this.#waiters;
-      this.#waiters = [];
-      for (const wake of waiters) wake();
+      this.notify();
     });
   }
 }
-
-/** What the pkt-line reader reads from: a Node stream or a descriptor. */
-export type ByteReader = StreamReader | FdReader;

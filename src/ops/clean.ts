@@ -587,10 +587,21 @@ class Cleaner {
   }
 }
 
+/** Compressed sizes of payloads already measured (candidates share their factors; the winner is measured twice). */
+const storedSizes = new WeakMap<Uint8Array, number>();
+
 /** Bytes an encoding's payloads take in the store (compressed as the store would). */
 function storedSizeOf(update: EncodedUpdate): number {
   let n = 0;
-  for (const p of update.parts) n += p.bytes.length === 0 ? 0 : encodeObjectSync(p.bytes, p.width).length;
+  for (const p of update.parts) {
+    if (p.bytes.length === 0) continue;
+    let size = storedSizes.get(p.bytes);
+    if (size === undefined) {
+      size = encodeObjectSync(p.bytes, p.width).length;
+      storedSizes.set(p.bytes, size);
+    }
+    n += size;
+  }
   return n;
 }
 
