@@ -60,6 +60,8 @@ export interface ServeFilterProcessOptions {
   handlers: FilterHandlers;
   /** Allocates the buffers request content is delivered in (see ContentAllocator). */
   allocateContent?: ContentAllocator;
+  /** Receives each chunk of a streamed response once git's pipe has its bytes (for reuse). */
+  releaseResponse?: (chunk: Uint8Array) => void;
   /**
    * Called once per failed request (the handler's error, or a GitError for an unknown command). By default
    * the message is written to stderr as one line, `weft: <message>`, which git shows to the user.
@@ -164,7 +166,7 @@ export async function serveFilterProcess(options: ServeFilterProcessOptions): Pr
       content = peeked.replay;
     }
     const request: FilterRequest = { command, pathname, headers, content };
-    const ok = await serveRequest(request, content, capabilities, options.handlers, writer, onError);
+    const ok = await serveRequest(request, content, capabilities, options, writer, onError);
     if (!ok) summary.failedRequests++;
   }
   return summary;
@@ -215,7 +217,7 @@ async function serveRequest(
   request: FilterRequest,
   content: PacketContent,
   capabilities: readonly string[],
-  handlers: FilterHandlers,
+  { handlers, releaseResponse }: Pick<ServeFilterProcessOptions, 'handlers' | 'releaseResponse'>,
   writer: PktLineWriter,
   onError: (error: unknown, request: FilterRequest) => void,
 ): Promise<boolean> {
@@ -258,7 +260,7 @@ async function serveRequest(
     throw error;
   }
   try {
-    await writer.writeContentStream(guardedChunks(first, rest));
+    await writer.writeContentStream(guardedChunks(first, rest), releaseResponse);
   } catch (error) {
     if (!(error instanceof ResponseStreamError)) throw error;
     onError(error.error, request);

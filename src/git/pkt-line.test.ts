@@ -240,6 +240,33 @@ describe('PktLineWriter', () => {
     expect(sink.maxQueuedBytes).toBeLessThanOrEqual(16 * 65520);
   });
 
+  it('releases each chunk once, only after the output has its bytes', async () => {
+    class CopyingSink extends SlowSink {
+      override _write(chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+        super._write(Buffer.from(chunk), encoding, callback); // a copy, taken when the output gets to it
+      }
+    }
+    const sink = new CopyingSink();
+    const chunks = [randomBytes(5000), randomBytes(3 * 1024 * 1024 + 5), randomBytes(70_000), randomBytes(600_000)];
+    const expected = Buffer.concat(chunks.map((c) => Buffer.from(c)));
+    const released: Uint8Array[] = [];
+    const total = await new PktLineWriter(sink).writeContentStream(chunks, (chunk) => {
+      released.push(chunk);
+      chunk.fill(0xee); // reused at once: a release before the write would corrupt the output
+    });
+    expect(total).toBe(expected.length);
+    expect(released.length).toBe(chunks.length);
+    expect(released.every((r, i) => r === chunks[i])).toBe(true);
+    const framed = Buffer.concat(await sink.parts());
+    const payload: Buffer[] = [];
+    for (let at = 0; at < framed.length; ) {
+      const length = Number.parseInt(framed.subarray(at, at + 4).toString('latin1'), 16);
+      payload.push(framed.subarray(at + 4, at + length));
+      at += length;
+    }
+    expect(Buffer.concat(payload).equals(expected)).toBe(true);
+  });
+
   it('rejects oversized packets and writes to a closed output', async () => {
     const sink = new SlowSink();
     const writer = new PktLineWriter(sink);

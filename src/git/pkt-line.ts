@@ -313,9 +313,13 @@ export class PktLineWriter {
    * Writes a stream of byte chunks as data packets (no flush), coalescing small chunks into full-size packets
    * and packets into ~1 MiB writes; large chunks are written in place (they must not change until written:
    * give it buffers you no longer touch). Returns the payload byte count. Errors of `chunks` propagate unchanged;
-   * bytes not yet written when that happens are dropped.
+   * bytes not yet written when that happens are dropped. `release` is called with each chunk once the output is
+   * done with its memory (copied into a batch, or written), so that it can be reused.
    */
-  async writeContentStream(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<number> {
+  async writeContentStream(
+    chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    release?: (chunk: Uint8Array) => void,
+  ): Promise<number> {
     let batch = Buffer.allocUnsafe(BATCH_BYTES);
     let pos = 0;
     /** Where the open packet's header sits in `batch`, or -1. */
@@ -338,7 +342,10 @@ export class PktLineWriter {
       if (chunk.length >= DIRECT_MIN_BYTES) {
         await sendBatch();
         for (let at = 0; at < chunk.length; at += DIRECT_WRITE_BYTES) {
-          await this.#writeDirect(chunk.subarray(at, Math.min(chunk.length, at + DIRECT_WRITE_BYTES)));
+          const end = Math.min(chunk.length, at + DIRECT_WRITE_BYTES);
+          // The output writes in order: once the last part is written, so is the whole chunk.
+          const written = end === chunk.length && release ? () => release(chunk) : undefined;
+          await this.#writeDirect(chunk.subarray(at, end), written);
         }
         total += chunk.length;
         continue;
@@ -358,13 +365,14 @@ export class PktLineWriter {
         if (pos - packetStart === PKT_MAX_LENGTH) closePacket();
         if (pos === BATCH_BYTES) await sendBatch();
       }
+      release?.(chunk);
     }
     await sendBatch();
     return total;
   }
 
   /** `bytes` as full-size packets, each a view of it between headers, in one gathered write (cork/uncork). */
-  async #writeDirect(bytes: Uint8Array): Promise<void> {
+  async #writeDirect(bytes: Uint8Array, written?: () => void): Promise<void> {
     const count = Math.ceil(bytes.length / PKT_MAX_DATA_BYTES);
     const headers = Buffer.allocUnsafe(count * 4);
     const parts: Uint8Array[] = [];
@@ -374,19 +382,21 @@ export class PktLineWriter {
       writeHeader(headers, k * 4, end - start + 4);
       parts.push(headers.subarray(k * 4, k * 4 + 4), bytes.subarray(start, end));
     }
-    await this.#write(parts);
+    await this.#write(parts, written);
   }
 
-  async #write(bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
+  /** Writes `bytes` (in one gathered write when a list); `written` runs once the output has written them all. */
+  async #write(bytes: Uint8Array | readonly Uint8Array[], written?: () => void): Promise<void> {
     const output = this.#output;
     if (this.#failure !== undefined) throw this.#failure;
     if (output.destroyed || output.writableEnded) throw protocolError('the output to git is closed');
+    const done = written ? (error?: Error | null) => (error ? undefined : written()) : undefined;
     let ready: boolean;
-    if (bytes instanceof Uint8Array) ready = output.write(bytes);
+    if (bytes instanceof Uint8Array) ready = output.write(bytes, done);
     else {
       output.cork();
       ready = true;
-      for (const part of bytes) ready = output.write(part);
+      for (let i = 0; i < bytes.length; i++) ready = output.write(bytes[i]!, i === bytes.length - 1 ? done : undefined);
       output.uncork();
     }
     if (ready) return;

@@ -198,6 +198,8 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
   };
   await serveFilterProcess({
     allocateContent: (bytes) => pool.take(bytes),
+    // Smudge's large pieces are decoded into memory lent by the codec pool: it is reused once git has the bytes.
+    ...(codecs ? { releaseResponse: (chunk: Uint8Array) => codecs.release(chunk) } : {}),
     input: options.input,
     output,
     onError: (error) => options.warn(error instanceof Error ? error.message : String(error)),

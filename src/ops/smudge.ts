@@ -56,9 +56,11 @@ class RefLoader {
       if (entry) entry.uses++;
       else {
         const { ref } = r;
+        // A piece of a worker-hashed tensor is decoded for that piece alone and used once: it is read and decoded
+        // in recycled memory, which the writer gives back (CodecPool.release) once git has the bytes.
         const promise = this.store.get(ref.id, {
           verify: this.verify,
-          ...(r.hash ? { hash: { ...r.hash, start: ref.start ?? 0, end: ref.end ?? -1 } } : {}),
+          ...(r.hash ? { hash: { ...r.hash, start: ref.start ?? 0, end: ref.end ?? -1 }, lend: true } : {}),
         });
         promise.catch(() => {}); // surfaced when awaited
         this.pending.set(key, { promise, uses: 1 });

@@ -7,7 +7,15 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { StoreError } from '../errors.js';
 import type { CodecReply, CodecRequest, HashPiece } from './codec-worker.js';
-import type { GroupWidth, ObjectId } from './object-codec.js';
+import { type GroupWidth, OBJECT_HEADER_BYTES, type ObjectId, parseObjectHeader } from './object-codec.js';
+
+/**
+ * Size of the recycled buffers objects are read into and decoded into: a tensor chunk (8 MiB) plus its headers,
+ * with room to spare. No other buffer in the process has this size, which is how returned ones are recognised.
+ */
+export const SLOT_BYTES = 8 * 1024 * 1024 + 4096;
+/** Idle slots kept at most (the rest are left to the garbage collector): 24 × 8 MiB. */
+const MAX_IDLE_SLOTS = 24;
 
 interface Pending {
   resolve(reply: CodecReply): void;
@@ -28,6 +36,11 @@ export interface PoolDecodeOptions {
   file?: string;
   /** Feed a range of the decoded bytes to a running hash on the worker (see {@link CodecPool.beginHash}). */
   hash?: HashPiece;
+  /**
+   * Decode into a recycled slot: the result is then lent (see {@link CodecPool.release}). Only for a result the
+   * caller uses once and can give back, or simply drop.
+   */
+  lend?: boolean;
 }
 
 /** Encodes and decodes objects on worker threads; tasks go to the worker with the fewest in flight. */
@@ -41,7 +54,11 @@ export class CodecPool {
       const worker = new Worker(script);
       const slot: Slot = { worker, pending: new Map() };
       worker.on('message', (reply: CodecReply & { returned?: ArrayBuffer[] }) => {
-        if (reply.returned && this.recycle) for (const b of reply.returned) this.recycle(b);
+        for (const b of reply.returned ?? []) {
+          if (b.byteLength === SLOT_BYTES) this.giveSlot(b);
+          else this.recycle?.(b);
+        }
+        if ('raw' in reply && reply.raw.buffer.byteLength === SLOT_BYTES) this.lent.add(reply.raw.buffer);
         const p = slot.pending.get(reply.seq);
         slot.pending.delete(reply.seq);
         if (slot.pending.size === 0) worker.unref();
@@ -64,6 +81,40 @@ export class CodecPool {
    * of allocating (and faulting in) fresh memory for every piece.
    */
   recycle: ((buffer: ArrayBuffer) => void) | undefined;
+
+  /** Idle slots, and the slots whose memory a caller holds (a result of a `lend` decode, or {@link takeSlot}). */
+  private readonly idle: ArrayBuffer[] = [];
+  private readonly lent = new WeakSet<ArrayBufferLike>();
+
+  /**
+   * A lent buffer of `bytes` (a view of a recycled slot) when `bytes` fits one, else undefined. Give it back with
+   * {@link release} once nothing holds a view of it, or drop it.
+   */
+  takeSlot(bytes: number): Uint8Array | undefined {
+    if (bytes > SLOT_BYTES) return undefined;
+    const buffer = this.idle.pop() ?? new ArrayBuffer(SLOT_BYTES);
+    this.lent.add(buffer);
+    return new Uint8Array(buffer, 0, bytes);
+  }
+
+  /** Whether `bytes` is a view of a lent slot. */
+  isLent(bytes: Uint8Array): boolean {
+    return this.lent.has(bytes.buffer);
+  }
+
+  /**
+   * Gives back the slot `bytes` is a view of, when it is a lent one (anything else is ignored): the caller, and
+   * everyone it handed a view to, must be done with that memory.
+   */
+  release(bytes: Uint8Array): void {
+    const buffer = bytes.buffer;
+    if (!this.lent.delete(buffer)) return;
+    this.giveSlot(buffer as ArrayBuffer);
+  }
+
+  private giveSlot(buffer: ArrayBuffer): void {
+    if (buffer.byteLength === SLOT_BYTES && this.idle.length < MAX_IDLE_SLOTS) this.idle.push(buffer);
+  }
 
   private static instance: CodecPool | null | undefined;
 
@@ -111,7 +162,9 @@ export class CodecPool {
    * `stored` moves to the worker when it owns its whole ArrayBuffer (the caller must not use it afterwards).
    */
   async decode(stored: Uint8Array, options: PoolDecodeOptions): Promise<Uint8Array> {
-    const sent = ownsWholeBuffer(stored) && stored.buffer instanceof ArrayBuffer ? stored : new Uint8Array(stored);
+    const movable =
+      (ownsWholeBuffer(stored) || this.lent.delete(stored.buffer)) && stored.buffer instanceof ArrayBuffer;
+    const sent = movable ? stored : new Uint8Array(stored);
     const request: CodecRequest = {
       seq: this.seq++,
       op: 'decode',
@@ -119,10 +172,19 @@ export class CodecPool {
       id: options.id,
       verify: options.verify,
     };
+    const transfer = [sent.buffer as ArrayBuffer];
+    if (options.lend) {
+      const into = this.takeSlot(readRawLength(stored));
+      if (into) {
+        this.lent.delete(into.buffer);
+        request.into = into;
+        transfer.push(into.buffer as ArrayBuffer);
+      }
+    }
     if (options.expectedRawLength !== undefined) request.expectedRawLength = options.expectedRawLength;
     if (options.file !== undefined) request.file = options.file;
     if (options.hash !== undefined) request.hash = options.hash;
-    const reply = await this.run(request, [sent.buffer as ArrayBuffer], options.hash?.session);
+    const reply = await this.run(request, transfer, options.hash?.session);
     if (!('raw' in reply)) throw new Error('codec worker: unexpected reply to decode');
     return reply.raw;
   }
@@ -178,6 +240,16 @@ export class CodecPool {
         reject(error);
       }
     });
+  }
+}
+
+/** The raw length an object's header declares (0 when there is no header: the worker reports that). */
+function readRawLength(stored: Uint8Array): number {
+  if (stored.length < OBJECT_HEADER_BYTES) return 0;
+  try {
+    return parseObjectHeader(stored.subarray(0, OBJECT_HEADER_BYTES)).rawLength;
+  } catch {
+    return 0;
   }
 }
 

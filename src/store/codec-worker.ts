@@ -19,6 +19,8 @@ export type CodecRequest =
       file?: string;
       /** Also feed bytes `start..end` of the decoded object, as piece `index`, to running SHA-256 `session`. */
       hash?: HashPiece;
+      /** A recycled buffer to decode into (moved here; moved back, used or not). */
+      into?: Uint8Array;
     }
   | { seq: number; op: 'digest'; session: number };
 
@@ -82,14 +84,15 @@ parentPort?.on('message', (request: CodecRequest) => {
       const stored = encodeObjectSync(request.pieces, request.width);
       reply({ seq: request.seq, stored, id: computeObjectId(stored) }, stored, request.pieces);
     } else {
-      const { stored, id, verify, expectedRawLength, file } = request;
+      const { stored, id, verify, expectedRawLength, file, into } = request;
       const raw = decodeObjectSync(stored, {
         ...(verify ? { expectedId: id } : { id }),
         ...(expectedRawLength === undefined ? {} : { expectedRawLength }),
         ...(file === undefined ? {} : { file }),
+        ...(into === undefined ? {} : { into }),
       });
       if (request.hash) feed(request.hash, raw, id, file);
-      reply({ seq: request.seq, raw }, raw, raw.buffer === stored.buffer ? [] : [stored]);
+      reply({ seq: request.seq, raw }, raw, into ? [stored, into] : [stored]);
     }
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

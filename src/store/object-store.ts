@@ -2,7 +2,7 @@
 // It knows nothing of tensors, manifests or git, and never deletes anything unless asked (gc decides what).
 
 import type { Stats } from 'node:fs';
-import { mkdir, readdir, readFile, stat, unlink, utimes } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, stat, unlink, utimes } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { StoreError } from '../errors.js';
@@ -90,6 +90,11 @@ export interface GetOptions {
   verify?: boolean;
   /** Feed a range of the decoded bytes to a running hash on a codec worker (needs the worker pool). */
   hash?: HashPiece;
+  /**
+   * Read and decode in recycled memory (needs the worker pool): the result is then a view of a buffer lent by
+   * {@link CodecPool}, to give back with `release` once used, or to drop. For results used once.
+   */
+  lend?: boolean;
 }
 
 /**
@@ -224,12 +229,14 @@ export class ObjectStore {
     const file = this.pathOf(id);
     const verify = options.verify !== false;
     return this.limiter.run(async () => {
-      const stored = await this.readFileOf(id, file);
-      const pool = stored.length >= WORKER_MIN_BYTES || options.hash ? CodecPool.shared() : undefined;
+      const lender = options.lend ? CodecPool.shared() : undefined;
+      const stored = await this.readFileOf(id, file, lender);
+      const pool = stored.length >= WORKER_MIN_BYTES || options.hash || lender ? CodecPool.shared() : undefined;
       const expected = options.expectedRawLength === undefined ? {} : { expectedRawLength: options.expectedRawLength };
-      if (options.hash) {
+      if (options.hash || lender) {
         if (!pool) throw new Error('ObjectStore.get: hashing on a worker needs the codec worker pool');
-        return pool.decode(stored, { id, verify, file, ...expected, hash: options.hash });
+        const hash = options.hash ? { hash: options.hash } : {};
+        return pool.decode(stored, { id, verify, file, ...expected, ...hash, lend: lender !== undefined });
       }
       if (pool) return pool.decode(stored, { id, verify, file, ...expected });
       return decodeObject(stored, { ...(verify ? { expectedId: id } : { id }), file, ...expected });
@@ -406,9 +413,26 @@ export class ObjectStore {
     return true;
   }
 
-  private async readFileOf(id: ObjectId, file: string): Promise<Uint8Array> {
+  /** An object file's bytes; in a slot lent by `lender` when it fits one. */
+  private async readFileOf(id: ObjectId, file: string, lender?: CodecPool): Promise<Uint8Array> {
     try {
-      return await readFile(file);
+      if (!lender) return await readFile(file);
+      const handle = await open(file, 'r');
+      try {
+        const { size } = await handle.stat();
+        const into = lender.takeSlot(size);
+        if (!into) return await handle.readFile();
+        let at = 0;
+        while (at < size) {
+          const { bytesRead } = await handle.read(into, at, size - at, at);
+          if (bytesRead === 0) break;
+          at += bytesRead;
+        }
+        // A file that shrank while being read: what was read is checked (and fails) like any damaged object.
+        return into.subarray(0, at);
+      } finally {
+        await handle.close();
+      }
     } catch (error) {
       if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') {
         throw new StoreError('STORE_MISSING', `object ${id} is not in the store (${file}); fetch it from a remote`, {

@@ -192,6 +192,24 @@ describe('version control with real git', () => {
     expect(weft(repo, 'fsck').code).toBe(0);
   });
 
+  it('checks out many multi-object tensors exactly, version after version (decoded in recycled memory)', () => {
+    const repo = newRepo();
+    const tensors = Array.from({ length: 4 }, (_, i) => ({ name: `layers.${i}.weight`, shape: [2048, 3072] }));
+    const versions = [0, 1].map((v) =>
+      buildSafetensors(tensors, (t, i) => Math.sin(i * 0.001 + t + (t % 2) * v) * 0.02 + ((i * 7919) % 13) * 1e-6),
+    );
+    const commits = versions.map((bytes, v) => {
+      writeFileSync(join(repo, 'm.safetensors'), bytes);
+      git(repo, ['add', 'm.safetensors']);
+      git(repo, ['commit', '-qm', `v${v}`]);
+      return git(repo, ['rev-parse', 'HEAD']).stdout.trim();
+    });
+    for (const v of [0, 1, 0, 1]) {
+      git(repo, ['checkout', '-q', commits[v]!]);
+      expect(sha256File(join(repo, 'm.safetensors'))).toBe(sha256(versions[v]!));
+    }
+  });
+
   it('a corrupt object fails checkout naming the file and tensor, and fsck reports it', () => {
     const repo = newRepo();
     copyFileSync(join(DIGITS, 'base.safetensors'), join(repo, 'model.safetensors'));
