@@ -37,7 +37,11 @@ import {
 import { openRepo } from './repo.js';
 import { smudgeFile } from './smudge.js';
 import { MAX_DECODE_DEPTH } from './tensor-decode.js';
+import { unchangedSinceIndex } from './unchanged-since-index.js';
 import { configTable, readWeftConfig, WEFT_CONFIG_PATH, type WeftConfigDocument } from './weft-config.js';
+
+/** Files from this size on are first checked against their index entry's stat data (unchanged-since-index.ts). */
+const UNCHANGED_CHECK_MIN_BYTES = 16 * 1024 * 1024;
 
 /** Idle 1 MiB content buffers kept for reuse (bounds what the pool holds between files). */
 const POOL_IDLE_BUFFERS = 64;
@@ -207,6 +211,19 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
       delay,
       async clean(request) {
         const sizeHint = await sizeOf(join(repo.topLevel, request.pathname));
+        if (sizeHint !== undefined && sizeHint >= UNCHANGED_CHECK_MIN_BYTES) {
+          // A big file git asks about only because its entry is racily clean: answered without hashing it.
+          const unchanged = await unchangedSinceIndex({
+            topLevel: repo.topLevel,
+            pathname: request.pathname,
+            readIndexBlob: async (oid) => {
+              catFile ??= new CatFileBatch({ cwd: repo.topLevel });
+              const found = await catFile.read(oid);
+              return found?.type === 'blob' ? found.content : undefined;
+            },
+          });
+          if (unchanged) return unchanged; // git's content is drained, unread
+        }
         const previous = await previousOf(request.pathname);
         const result = await cleanFile({
           ...(previous ? { previous } : {}),

@@ -1,8 +1,18 @@
 // End to end with real git: track, add, commit, checkout, diff, log, du, fsck, gc, clone — on the PyTorch-trained
 // digits models and on generated ones. Every checkout must be byte-identical.
-import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { unchangedSinceIndex } from '../../src/ops/unchanged-since-index.js';
 import {
   buildSafetensors,
   cleanupTemps,
@@ -207,7 +217,50 @@ describe('version control with real git', () => {
     for (const v of [0, 1, 0, 1]) {
       git(repo, ['checkout', '-q', commits[v]!]);
       expect(sha256File(join(repo, 'm.safetensors'))).toBe(sha256(versions[v]!));
+      expect(git(repo, ['status', '--porcelain']).stdout).toBe('');
     }
+    // An edit right after a checkout (racily clean for git) is seen, whatever the stat shortcut knows.
+    git(repo, ['checkout', '-q', commits[0]!]);
+    writeFileSync(join(repo, 'm.safetensors'), versions[1]!);
+    expect(git(repo, ['status', '--porcelain']).stdout).toBe(' M m.safetensors\n');
+  });
+
+  it('a file whose stat data git recorded before writing the index is known unchanged without reading it', async () => {
+    const repo = newRepo();
+    const file = join(repo, 'm.safetensors');
+    const bytes = buildSafetensors([{ name: 'w', shape: [64, 64] }], (_, i) => i * 1e-3);
+    writeFileSync(file, bytes);
+    writeFileSync(join(repo, 'notes.txt'), 'plain text\n');
+    git(repo, ['add', 'm.safetensors', 'notes.txt']);
+    const index = join(repo, '.git', 'index');
+    const later = () => utimesSync(index, new Date(Date.now() + 5000), new Date(Date.now() + 5000));
+    later();
+    const manifest = git(repo, ['cat-file', 'blob', ':m.safetensors']).stdout;
+    const readIndexBlob = async (oid: string) => Buffer.from(git(repo, ['cat-file', 'blob', oid]).stdout);
+    const check = (pathname = 'm.safetensors') => unchangedSinceIndex({ topLevel: repo, pathname, readIndexBlob });
+    expect(Buffer.from((await check())!).toString()).toBe(manifest);
+    expect(await check('notes.txt')).toBeUndefined(); // not a manifest
+    expect(await check('absent.safetensors')).toBeUndefined();
+    // An index written before the file changed last (or in the same clock tick): racy even at nanoseconds.
+    const before = new Date(statSync(file).mtime.getTime() - 1);
+    utimesSync(index, before, before);
+    expect(await check()).toBeUndefined();
+    later();
+    expect(await check()).toBeDefined();
+    // touched: the times differ from the entry's
+    utimesSync(file, new Date(), new Date());
+    expect(await check()).toBeUndefined();
+    git(repo, ['add', 'm.safetensors']);
+    later();
+    expect(await check()).toBeDefined();
+    // an edit of the same size with the old mtime put back still changes ctime
+    const { atime, mtime: recorded } = statSync(file);
+    const edited = Uint8Array.from(bytes);
+    edited[edited.length - 1]! ^= 1;
+    writeFileSync(file, edited);
+    utimesSync(file, atime, recorded);
+    expect(statSync(file).mtimeMs).toBe(recorded.getTime());
+    expect(await check()).toBeUndefined();
   });
 
   it('a corrupt object fails checkout naming the file and tensor, and fsck reports it', () => {
