@@ -103,5 +103,4 @@ export { trackPatterns } from './ops/track.js';
 export type { Dtype } from './tensor/dtype.js';
 export { DTYPES, dtypeSize, isDtype } from './tensor/dtype.js';
 
-/** This Weft's version. */
-export const VERSION = '0.1.0';
+export { VERSION } from './version.js';

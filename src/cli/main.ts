@@ -4,9 +4,9 @@
 
 import { realpathSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { EXIT_BAD_INPUT, EXIT_INTERNAL, UsageError, VERSION, WeftError } from '../index.js';
+import { EXIT_BAD_INPUT, EXIT_INTERNAL, UsageError, WeftError } from '../errors.js';
+import { VERSION } from '../version.js';
 import type { CliIO, CommandSpec } from './command.js';
-import { COMMANDS } from './commands.js';
 
 function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
@@ -27,7 +27,7 @@ function commandHelp(c: CommandSpec): string {
   return `${lines.join('\n')}\n`;
 }
 
-function mainHelp(): string {
+function mainHelp(COMMANDS: readonly CommandSpec[]): string {
   const visible = COMMANDS.filter((c) => !c.hidden);
   const w = Math.max(...visible.map((c) => c.name.length));
   return [
@@ -59,9 +59,15 @@ async function main(argv: string[]): Promise<number> {
     selfCommand: `${shellQuote(process.execPath)} ${shellQuote(script)}`,
   };
   const [name, ...rest] = argv;
+  // git starts the filter for every add and checkout: load its module alone (half the start-up of the whole CLI).
+  if (name === 'filter-process' && rest.length === 0) {
+    const { filterProcessCommand } = await import('./filter-process.js');
+    return filterProcessCommand.run({ io, values: {}, positionals: [] });
+  }
+  const { COMMANDS } = await import('./commands.js');
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const target = name === 'help' ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
-    process.stdout.write(target ? commandHelp(target) : mainHelp());
+    process.stdout.write(target ? commandHelp(target) : mainHelp(COMMANDS));
     return name === undefined ? EXIT_BAD_INPUT : 0;
   }
   if (name === '--version' || name === '-V') {

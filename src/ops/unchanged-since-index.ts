@@ -73,11 +73,19 @@ export function statMatches(entry: IndexStatData, file: BigIntStats): boolean {
   );
 }
 
-/** The index file git uses (honours GIT_INDEX_FILE, as `git rev-parse --git-path index` does). */
-async function indexPath(topLevel: string): Promise<string> {
-  const { stdout } = await runGit(['rev-parse', '--git-path', 'index'], { cwd: topLevel });
-  const path = stdout.toString('utf8').trim();
-  return isAbsolute(path) ? path : join(topLevel, path);
+/** The index file git uses, per work tree (honours GIT_INDEX_FILE, as `git rev-parse --git-path index` does). */
+const indexPaths = new Map<string, Promise<string>>();
+function indexPath(topLevel: string): Promise<string> {
+  let path = indexPaths.get(topLevel);
+  if (!path) {
+    path = runGit(['rev-parse', '--git-path', 'index'], { cwd: topLevel }).then(({ stdout }) => {
+      const p = stdout.toString('utf8').trim();
+      return isAbsolute(p) ? p : join(topLevel, p);
+    });
+    path.catch(() => indexPaths.delete(topLevel));
+    indexPaths.set(topLevel, path);
+  }
+  return path;
 }
 
 export interface UnchangedOptions {

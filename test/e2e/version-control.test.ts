@@ -247,8 +247,9 @@ describe('version control with real git', () => {
     expect(await check()).toBeUndefined();
     later();
     expect(await check()).toBeDefined();
-    // touched: the times differ from the entry's
-    utimesSync(file, new Date(), new Date());
+    // touched: the times differ from the entry's (by seconds, so that git, which compares seconds, re-adds it)
+    const touched = new Date(Date.now() + 2000);
+    utimesSync(file, touched, touched);
     expect(await check()).toBeUndefined();
     git(repo, ['add', 'm.safetensors']);
     later();
@@ -259,7 +260,6 @@ describe('version control with real git', () => {
     edited[edited.length - 1]! ^= 1;
     writeFileSync(file, edited);
     utimesSync(file, atime, recorded);
-    expect(statSync(file).mtimeMs).toBe(recorded.getTime());
     expect(await check()).toBeUndefined();
   });
 

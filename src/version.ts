@@ -1,0 +1,2 @@
+/** Weft's version (the package version). */
+export const VERSION = '0.1.0';
