@@ -3,7 +3,7 @@
 // a one-line perl (which git itself depends on) sets F_SETPIPE_SZ on the inherited descriptors. Best effort:
 // on any failure (no perl, not Linux, not a pipe) nothing changes.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fstatSync } from 'node:fs';
 
 /** Linux's F_SETPIPE_SZ / F_GETPIPE_SZ (fcntl.h). */
@@ -21,14 +21,19 @@ function isPipe(fd: number): boolean {
 }
 
 /**
- * Tries to give the pipes on `stdin` (fd 0) and `stdout` (fd 1) a 1 MiB buffer; returns whether it ran.
- * @example growPipes(); // at the start of `weft filter-process`
+ * Tries to give the pipes on `stdin` (fd 0) and `stdout` (fd 1) a 1 MiB buffer; resolves with whether it ran.
+ * Runs in the background (nothing waits on a perl start-up): a pipe can be enlarged while data flows through it.
+ * @example void growPipes(); // at the start of `weft filter-process`
  */
-export function growPipes(): boolean {
-  if (process.platform !== 'linux' || !(isPipe(0) || isPipe(1))) return false;
+export function growPipes(): Promise<boolean> {
+  if (process.platform !== 'linux' || !(isPipe(0) || isPipe(1))) return Promise.resolve(false);
   const script = `fcntl(STDIN, ${F_SETPIPE_SZ}, ${PIPE_BYTES}); fcntl(STDOUT, ${F_SETPIPE_SZ}, ${PIPE_BYTES});`;
-  const r = spawnSync('perl', ['-e', script], { stdio: [0, 1, 'ignore'], timeout: 5000 });
-  return r.status === 0;
+  return new Promise((resolve) => {
+    const child = spawn('perl', ['-e', script], { stdio: [0, 1, 'ignore'], timeout: 5000 });
+    child.on('error', () => resolve(false));
+    child.on('exit', (code) => resolve(code === 0));
+    child.unref();
+  });
 }
 
 /** The buffer size of the pipe on `fd` (Linux, with perl), or undefined. For tests and diagnostics. */

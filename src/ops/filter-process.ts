@@ -34,7 +34,7 @@ import {
   type TensorPredicate,
   tensorsToZeroFill,
 } from './partial.js';
-import { openRepo } from './repo.js';
+import { openRepo, type Repo } from './repo.js';
 import { smudgeFile } from './smudge.js';
 import { MAX_DECODE_DEPTH } from './tensor-decode.js';
 import { unchangedSinceIndex } from './unchanged-since-index.js';
@@ -93,15 +93,41 @@ async function zeroFillOf(
 export async function runFilterProcess(options: FilterProcessOptions): Promise<void> {
   let output = options.output;
   if (options.growStdioPipes) {
-    growPipes();
+    void growPipes(); // in the background: the handshake does not wait for it
     // process.stdout writes to a pipe synchronously on Linux: while git drains a checkout, the thread that hashes
     // and schedules decoding would sit blocked. Writes through an fs stream on fd 1 run on libuv's pool instead.
     output = createWriteStream('', { fd: 1, autoClose: false, highWaterMark: 4 * 1024 * 1024 });
   }
-  // Start the worker threads now: they load while git and this process shake hands, not on the first file.
-  CodecPool.shared();
+  // Hashing threads start now, loading while git and this process shake hands; the codec threads start with the
+  // first smudge or the first object to encode (a re-clean of unchanged files never needs them).
   HashPool.shared();
-  const repo = await openRepo({ cwd: options.cwd });
+  // The handshake does not wait for the repository and its settings either: requests do.
+  let repo!: Repo;
+  let selected: TensorPredicate | undefined;
+  let maxChain = DEFAULT_MAX_CHAIN;
+  let autoLowRank = true;
+  const ready = (async () => {
+    repo = await openRepo({ cwd: options.cwd });
+    // Partial checkout (partial.ts): the selection in git config weft.include/weft.exclude; a bad one is ignored.
+    const [selection, config] = await Promise.allSettled([
+      readPartialSelection({ cwd: repo.topLevel }),
+      readWeftConfig({ topLevel: repo.topLevel }),
+    ]);
+    if (selection.status === 'fulfilled') selected = selection.value ? selectionPredicate(selection.value) : undefined;
+    else if (selection.reason instanceof UsageError) {
+      options.warn(`git config weft.include/weft.exclude: ${selection.reason.message}; checking out every tensor`);
+    } else throw selection.reason;
+    try {
+      if (config.status === 'rejected') throw config.reason;
+      maxChain = resolveMaxChain(config.value);
+      autoLowRank = configTable(config.value, 'encoding', '[encoding]')?.auto_low_rank !== false;
+    } catch (e) {
+      // A bad setting must not stop checkouts: say so and use the default.
+      if (!(e instanceof UsageError)) throw e;
+      options.warn(`${e.message}; using max_chain = ${DEFAULT_MAX_CHAIN}`);
+    }
+  })();
+  ready.catch(() => {}); // each request awaits it and reports its failure
   let catFile: CatFileBatch | undefined;
   /** The version of `pathname` in the index (or HEAD): the parent of the version being cleaned. */
   const previousOf = async (pathname: string): Promise<Manifest | undefined> => {
@@ -148,26 +174,6 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
       options.warn(`${pathname}: could not download its missing objects: ${e.message}`);
     }
   };
-  // Partial checkout (partial.ts): the selection in git config weft.include/weft.exclude; a bad one is ignored.
-  let selected: TensorPredicate | undefined;
-  try {
-    const selection = await readPartialSelection({ cwd: repo.topLevel });
-    selected = selection ? selectionPredicate(selection) : undefined;
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    options.warn(`git config weft.include/weft.exclude: ${e.message}; checking out every tensor`);
-  }
-  let maxChain = DEFAULT_MAX_CHAIN;
-  let autoLowRank = true;
-  try {
-    const config = await readWeftConfig({ topLevel: repo.topLevel });
-    maxChain = resolveMaxChain(config);
-    autoLowRank = configTable(config, 'encoding', '[encoding]')?.auto_low_rank !== false;
-  } catch (e) {
-    // A bad setting must not stop checkouts: say so and use the default.
-    if (!(e instanceof UsageError)) throw e;
-    options.warn(`${e.message}; using max_chain = ${DEFAULT_MAX_CHAIN}`);
-  }
   // Content buffers circulate: git's stream → hashing thread → compression thread → back to the pool.
   const pool = new BufferPool(CONTENT_CHUNK_BYTES, POOL_IDLE_BUFFERS);
   const codecs = CodecPool.shared();
@@ -180,6 +186,7 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
   const delay = {
     begin: async ({ pathname, content }: { pathname: string; content: Uint8Array }) => {
       if (options.env?.WEFT_SKIP_SMUDGE === '1') return false;
+      await ready;
       if ((await missingObjects(content, pathname)).length === 0) return false;
       const entry = { content, download: Promise.resolve(), done: false, reported: false };
       entry.download = fetchMissing(content, pathname)
@@ -210,6 +217,7 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
     handlers: {
       delay,
       async clean(request) {
+        await ready;
         const sizeHint = await sizeOf(join(repo.topLevel, request.pathname));
         if (sizeHint !== undefined && sizeHint >= UNCHANGED_CHECK_MIN_BYTES) {
           // A big file git asks about only because its entry is racily clean: answered without hashing it.
@@ -244,6 +252,8 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
         return kept ? new TextEncoder().encode(printManifest(kept)) : result.output;
       },
       async smudge(request) {
+        codecs?.start(); // decoding starts as soon as the manifest is read
+        await ready;
         const parts: Uint8Array[] = [];
         for await (const p of request.content) parts.push(p);
         // A delayed file is asked for again with no content: its manifest was kept when the download began.

@@ -1,8 +1,8 @@
 // A Weft repository: the git work tree it lives in and the store under the common git dir (so linked worktrees
 // share one store). Opening does not create anything.
 
-import { join } from 'node:path';
-import { resolveCommonDir, resolveGitDir, resolveTopLevel } from '../git/run-git.js';
+import { join, resolve } from 'node:path';
+import { resolveCommonDir, resolveGitDir, resolveTopLevel, runGit } from '../git/run-git.js';
 import { ContentIndex } from '../store/content-index.js';
 import { ObjectStore } from '../store/object-store.js';
 
@@ -25,12 +25,27 @@ export interface Repo {
  * Finds the repository containing `cwd`. Throws GitError GIT_NOT_A_REPO outside one.
  * @example const repo = await openRepo({ cwd: process.cwd() });
  */
+/**
+ * The three paths from one `git rev-parse` (one process instead of three: every filter process starts with
+ * this); undefined when git does not answer all three (outside a work tree), so the callers' errors apply.
+ */
+async function resolveAllAtOnce(cwd: string): Promise<[string, string, string] | undefined> {
+  try {
+    const { stdout } = await runGit(['rev-parse', '--show-toplevel', '--absolute-git-dir', '--git-common-dir'], {
+      cwd,
+    });
+    const lines = stdout.toString('utf8').split('\n');
+    if (lines.length !== 4 || lines[3] !== '' || lines.slice(0, 3).some((l) => l === '')) return undefined;
+    return [resolve(cwd, lines[0]!), resolve(cwd, lines[1]!), resolve(cwd, lines[2]!)];
+  } catch {
+    return undefined;
+  }
+}
+
 export async function openRepo(options: { cwd: string }): Promise<Repo> {
-  const [topLevel, gitDir, commonDir] = await Promise.all([
-    resolveTopLevel(options.cwd),
-    resolveGitDir(options.cwd),
-    resolveCommonDir(options.cwd),
-  ]);
+  const [topLevel, gitDir, commonDir] = (await resolveAllAtOnce(options.cwd)) ?? [
+    ...(await Promise.all([resolveTopLevel(options.cwd), resolveGitDir(options.cwd), resolveCommonDir(options.cwd)])),
+  ];
   const weftDir = join(commonDir, 'weft');
   return {
     topLevel,

@@ -49,8 +49,19 @@ export class CodecPool {
   private seq = 0;
   private sessions = 0;
 
-  private constructor(script: URL, size: number) {
-    for (let i = 0; i < size; i++) {
+  private constructor(
+    private readonly script: URL,
+    private readonly size: number,
+  ) {}
+
+  /**
+   * Starts the worker threads (they load for ~50 ms), if not yet started: the first task starts them anyway, so
+   * this only moves that cost ahead, e.g. to overlap it with a handshake.
+   */
+  start(): void {
+    if (this.slots.length > 0) return;
+    const script = this.script;
+    for (let i = 0; i < this.size; i++) {
       const worker = new Worker(script);
       const slot: Slot = { worker, pending: new Map() };
       worker.on('message', (reply: CodecReply & { returned?: ArrayBuffer[] }) => {
@@ -214,6 +225,7 @@ export class CodecPool {
     /** Pins the task to one worker (the one holding this hash session). */
     session?: number,
   ): Promise<Exclude<CodecReply, { error: unknown }>> {
+    this.start();
     const slot =
       session === undefined
         ? this.slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a))
