@@ -14,8 +14,8 @@ import { type GroupWidth, OBJECT_HEADER_BYTES, type ObjectId, parseObjectHeader 
  * with room to spare. No other buffer in the process has this size, which is how returned ones are recognised.
  */
 export const SLOT_BYTES = 8 * 1024 * 1024 + 4096;
-/** Idle slots kept at most (the rest are left to the garbage collector): 24 × 8 MiB. */
-const MAX_IDLE_SLOTS = 24;
+/** Idle slots kept at most (the rest are left to the garbage collector): 12 × 8 MiB. */
+const MAX_IDLE_SLOTS = 12;
 
 interface Pending {
   resolve(reply: CodecReply): void;
