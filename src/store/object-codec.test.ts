@@ -2,7 +2,6 @@
 // raw fallback, and every way stored bytes can be bad (tampered headers and planes, zstd bombs, truncation, fuzz).
 
 import { createHash } from 'node:crypto';
-import { Encoder } from '@toondepauw/node-zstd';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { StoreError } from '../errors.js';
@@ -19,6 +18,7 @@ import {
   parseObjectId,
   validateObject,
 } from './object-codec.js';
+import { zstdCompress } from './zstd.js';
 import { checkZstdFrame } from './zstd-frame.js';
 
 /** Deterministic N(0, sigma) weights as bf16 (round to nearest even) or f32 little-endian bytes. */
@@ -99,7 +99,20 @@ function planeHeader(codec: number, length: number, reserved = 0): Uint8Array {
 }
 
 function zstd(bytes: Uint8Array): Uint8Array {
-  return new Uint8Array(new Encoder(1).encodeSync(Buffer.from(bytes)));
+  return new Uint8Array(zstdCompress(bytes, 1));
+}
+
+/**
+ * A zstd frame without a content size (as streaming encoders write them) of `blocks` RLE blocks of `blockBytes`
+ * each: 4 bytes per block (RFC 8878: frame descriptor 0, window descriptor for 128 KiB).
+ */
+function rleBomb(blocks: number, blockBytes = 128 * 1024): Uint8Array {
+  const out = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x38];
+  for (let b = 0; b < blocks; b++) {
+    const h = (blockBytes << 3) | (1 << 1) | (b === blocks - 1 ? 1 : 0); // size, type RLE, last block
+    out.push(h & 0xff, (h >>> 8) & 0xff, (h >>> 16) & 0xff, 0);
+  }
+  return Uint8Array.from(out);
 }
 
 /** Elements of `width` bytes whose byte j is random when `noisy[j]`, else a small value that compresses. */
@@ -269,10 +282,15 @@ describe('decodeObject on bad bytes', () => {
   });
 
   it('refuses a zstd bomb: a small declared length with a frame that expands far beyond it', async () => {
-    const bomb = new Encoder(1).encodeSync(Buffer.alloc(16 * 1024 * 1024));
+    // A frame that states its size (as Weft's encoder writes them) is refused by that size...
+    const bomb = zstdCompress(Buffer.alloc(16 * 1024 * 1024), 1);
     expect(bomb.length).toBeLessThan(4096);
     const error = await corruptError(decodeObject(concat(header({ codec: 1, rawLength: 64n }), bomb)));
-    expect(error.message).toMatch(/blocks|regenerates more/);
+    expect(error.message).toMatch(/zstd frame declares 16777216 bytes, the header 64/);
+    // ...and one that does not (streaming encoders, older objects) by its block count.
+    const unsized = rleBomb(128);
+    const error2 = await corruptError(decodeObject(concat(header({ codec: 1, rawLength: 64n }), unsized)));
+    expect(error2.message).toMatch(/blocks|regenerates more/);
   });
 
   it('compresses data zstd splits into short blocks (bitmaps of varying density), and still bounds the blocks', async () => {
@@ -296,14 +314,14 @@ describe('decodeObject on bad bytes', () => {
 
   it('refuses concatenated frames, trailing bytes and truncation', async () => {
     const raw = new Uint8Array(1000).fill(5);
-    const frame = new Encoder(1).encodeSync(Buffer.from(raw));
+    const frame = zstdCompress(raw, 1);
     const head = header({ codec: 1, rawLength: 1000n });
     expect(checkZstdFrame(frame, 1000)).toBeUndefined();
     await corruptError(decodeObject(concat(head, frame, frame)));
     await corruptError(decodeObject(concat(head, frame, Uint8Array.of(0))));
     await corruptError(decodeObject(concat(head, frame.subarray(0, frame.length - 1))));
     // A well-formed frame that decodes to fewer bytes than declared.
-    const short = new Encoder(1).encodeSync(Buffer.from(raw.subarray(0, 999)));
+    const short = zstdCompress(raw.subarray(0, 999), 1);
     const error = await corruptError(decodeObject(concat(head, short)));
     expect(error.message).toMatch(/999 bytes/);
   });
@@ -442,8 +460,13 @@ describe('codec 2: byte planes stored one by one', () => {
     const head = header({ codec: 2, width: 2, rawLength: BigInt(2 * n) });
     const good = concat(head, planeHeader(0, n), lo, planeHeader(1, frame.length), frame);
     expect(validateObject(good).codec).toBe('planes');
-    const bomb = zstd(new Uint8Array(16 * 1024 * 1024));
+    const bomb = rleBomb(128);
+    const sizedBomb = zstd(new Uint8Array(16 * 1024 * 1024));
     const cases: [Uint8Array, RegExp][] = [
+      [
+        concat(head, planeHeader(0, n), lo, planeHeader(1, sizedBomb.length), sizedBomb),
+        /plane 1: .*declares 16777216/,
+      ],
       [concat(head, planeHeader(2, n), lo, planeHeader(1, frame.length), frame), /plane 0 has unknown codec 2/],
       [concat(head, planeHeader(0, n, 1), lo, planeHeader(1, frame.length), frame), /plane 0 header has reserved/],
       [concat(head, planeHeader(0, n), lo, planeHeader(1, 0xffffffff), frame), /plane 1 declares 4294967295/],
@@ -459,10 +482,14 @@ describe('codec 2: byte planes stored one by one', () => {
       expect(() => decodeObjectSync(bytes)).toThrow(message);
       expect(() => validateObject(bytes)).toThrow(message);
     }
-    // A well-formed frame that regenerates fewer bytes than its plane.
+    // A well-formed frame that regenerates fewer bytes than its plane: refused by its stated size, or, when it
+    // states none, by what it decodes to.
     const short = zstd(hi.subarray(1));
     const shortPlane = concat(head, planeHeader(0, n), lo, planeHeader(1, short.length), short);
-    expect((await corruptError(decodeObject(shortPlane))).message).toMatch(/plane 1 decompresses to 999 bytes/);
+    expect((await corruptError(decodeObject(shortPlane))).message).toMatch(/plane 1: zstd frame declares 999 bytes/);
+    const unsized = rleBomb(1, n - 1);
+    const unsizedPlane = concat(head, planeHeader(0, n), lo, planeHeader(1, unsized.length), unsized);
+    expect((await corruptError(decodeObject(unsizedPlane))).message).toMatch(/plane 1 decompresses to 999 bytes/);
   });
 
   it('turns every truncation and every single-byte change into STORE_CORRUPT (or, unverified, a clean decode)', async () => {

@@ -1,11 +1,11 @@
 // The object format: a 16-byte header plus a raw, zstd or per-byte-plane payload, named by the SHA-256 of the
-// stored bytes. Pure bytes ⇄ bytes (zstd runs on libuv's or the caller's thread); no file I/O here.
+// stored bytes. Pure bytes ⇄ bytes (zstd runs on the calling thread: worker threads for large objects); no file I/O.
 
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { Decoder, Encoder } from '@toondepauw/node-zstd';
 import { StoreError } from '../errors.js';
 import { GROUP_WIDTHS, type GroupWidth, joinBytePlanes, joinPlanes, splitPieces } from './byte-planes.js';
+import { zstdCompress, zstdDecompressInto } from './zstd.js';
 import { checkZstdFrame } from './zstd-frame.js';
 
 export type { GroupWidth } from './byte-planes.js';
@@ -59,8 +59,6 @@ const MIN_SAVING_RATIO = 0.97;
 const PLANE_SAMPLE_BYTES = 64 * 1024;
 /** zstd level 1: levels 3 and 9 compress byte-grouped weights *worse* and slower (FORMATS.md). */
 const ZSTD_LEVEL = 1;
-/** Below this size a trip through the thread pool costs more than compressing in place. */
-const SYNC_CODEC_BYTES = 64 * 1024;
 
 const MAGIC = [0x57, 0x46, 0x54] as const; // "WFT"
 const FORMAT_VERSION = 1;
@@ -70,8 +68,12 @@ const PLANE_RAW = 0;
 const PLANE_ZSTD = 1;
 const OBJECT_ID_PATTERN = /^[0-9a-f]{64}$/;
 
-const encoder = new Encoder(ZSTD_LEVEL);
-const decoder = new Decoder();
+/**
+ * Decoded zstd planes of up to this size go to a scratch buffer this thread keeps (they are joined into the output
+ * at once): fresh memory costs a page fault per 4 KiB.
+ */
+const SCRATCH_MAX_BYTES = 8 * 1024 * 1024;
+const scratch: Buffer[] = [];
 
 /** Raw bytes to store: one buffer, or pieces (git's stream chunks) whose concatenation is the object. */
 export type RawBytes = Uint8Array | readonly Uint8Array[];
@@ -109,21 +111,14 @@ export async function encodeObject(raw: RawBytes, groupWidth: GroupWidth): Promi
   const { pieces, rawLength, width } = checkEncodeArguments(raw, groupWidth);
   if (rawLength === 0) return assembleRaw(pieces, rawLength);
   if (width === 1) {
-    const input = asBuffer(concatPieces(pieces, rawLength));
-    const payload = rawLength < SYNC_CODEC_BYTES ? encoder.encodeSync(input) : await encoder.encode(input);
-    return finishSingleFrame(payload, pieces, rawLength);
+    return finishSingleFrame(zstdCompress(concatPieces(pieces, rawLength), ZSTD_LEVEL), pieces, rawLength);
   }
   const layout = new PlanesLayout(pieces, width, rawLength);
-  const frames = await Promise.all(
-    layout.planes.map(async (plane) => {
-      if (!samplePays(plane)) return undefined;
-      const frame =
-        plane.length <= PLANE_SAMPLE_BYTES
-          ? encoder.encodeSync(asBuffer(plane))
-          : await encoder.encode(asBuffer(plane));
-      return framePays(frame, plane.length) ? frame : undefined;
-    }),
-  );
+  const frames = layout.planes.map((plane) => {
+    if (!samplePays(plane)) return undefined;
+    const frame = zstdCompress(plane, ZSTD_LEVEL);
+    return framePays(frame, plane.length) ? frame : undefined;
+  });
   return layout.pack(frames) ?? assembleRaw(pieces, rawLength, layout.out);
 }
 
@@ -135,12 +130,12 @@ export function encodeObjectSync(raw: RawBytes, groupWidth: GroupWidth): Uint8Ar
   const { pieces, rawLength, width } = checkEncodeArguments(raw, groupWidth);
   if (rawLength === 0) return assembleRaw(pieces, rawLength);
   if (width === 1) {
-    return finishSingleFrame(encoder.encodeSync(asBuffer(concatPieces(pieces, rawLength))), pieces, rawLength);
+    return finishSingleFrame(zstdCompress(concatPieces(pieces, rawLength), ZSTD_LEVEL), pieces, rawLength);
   }
   const layout = new PlanesLayout(pieces, width, rawLength);
   const frames = layout.planes.map((plane) => {
     if (!samplePays(plane)) return undefined;
-    const frame = encoder.encodeSync(asBuffer(plane));
+    const frame = zstdCompress(plane, ZSTD_LEVEL);
     return framePays(frame, plane.length) ? frame : undefined;
   });
   return layout.pack(frames) ?? assembleRaw(pieces, rawLength, layout.out);
@@ -155,30 +150,37 @@ export function encodeObjectSync(raw: RawBytes, groupWidth: GroupWidth): Uint8Ar
  * const raw = await decodeObject(stored, { expectedId: id, expectedRawLength: 8192 });
  */
 export async function decodeObject(stored: Uint8Array, options: DecodeObjectOptions = {}): Promise<Uint8Array> {
-  const plan = planDecode(stored, options);
-  const frames = await Promise.all(
-    plan.frames.map(async (frame) => {
-      try {
-        return frame.length < SYNC_CODEC_BYTES ? decoder.decodeSync(frame) : await decoder.decode(frame);
-      } catch (error) {
-        throw plan.corrupt(`zstd payload does not decompress (${(error as Error).message})`, error);
-      }
-    }),
-  );
-  return plan.finish(frames);
+  return decodeObjectSync(stored, options);
 }
 
 /** The same decoding as {@link decodeObject}, computed synchronously on the calling thread (worker threads). */
 export function decodeObjectSync(stored: Uint8Array, options: DecodeObjectOptions = {}): Uint8Array {
   const plan = planDecode(stored, options);
-  const frames = plan.frames.map((frame) => {
+  const frames = plan.frames.map((frame, k) => {
+    // Planes are joined at once, so they may go to this thread's scratch memory; a whole result may not.
+    const dst =
+      frame.final || frame.size > SCRATCH_MAX_BYTES
+        ? ((frame.final ? intoOf(options.into, frame.size) : undefined) ?? Buffer.allocUnsafeSlow(frame.size))
+        : scratchOf(k, frame.size);
+    let written: number;
     try {
-      return decoder.decodeSync(frame);
+      written = zstdDecompressInto(dst, frame.bytes);
     } catch (error) {
       throw plan.corrupt(`zstd payload does not decompress (${(error as Error).message})`, error);
     }
+    return dst.subarray(0, written);
   });
   return plan.finish(frames);
+}
+
+/** Scratch buffer `k` of this thread, at least `size` bytes (a view of exactly `size`). */
+function scratchOf(k: number, size: number): Uint8Array {
+  let b = scratch[k];
+  if (!b || b.length < size) {
+    b = Buffer.allocUnsafeSlow(Math.max(size, Math.min(SCRATCH_MAX_BYTES, (b?.length ?? 0) * 2)));
+    scratch[k] = b;
+  }
+  return b.subarray(0, size);
 }
 
 /**
@@ -245,7 +247,7 @@ function checkEncodeArguments(raw: RawBytes, groupWidth: GroupWidth) {
 function samplePays(plane: Uint8Array): boolean {
   if (plane.length <= PLANE_SAMPLE_BYTES) return true; // the sample would be the plane: compress it once
   const sample = plane.subarray(0, PLANE_SAMPLE_BYTES);
-  return encoder.encodeSync(asBuffer(sample)).length < sample.length * MIN_SAVING_RATIO;
+  return zstdCompress(sample, ZSTD_LEVEL).length < sample.length * MIN_SAVING_RATIO;
 }
 
 /** Whether a zstd frame of `rawLength` bytes is worth storing (and one that our own reader accepts). */
@@ -253,7 +255,7 @@ function framePays(frame: Uint8Array, rawLength: number): boolean {
   return frame.length < rawLength * MIN_SAVING_RATIO && checkZstdFrame(frame, rawLength) === undefined;
 }
 
-function finishSingleFrame(payload: Buffer, pieces: readonly Uint8Array[], rawLength: number): Uint8Array {
+function finishSingleFrame(payload: Uint8Array, pieces: readonly Uint8Array[], rawLength: number): Uint8Array {
   if (!framePays(payload, rawLength)) return assembleRaw(pieces, rawLength);
   const stored = Buffer.allocUnsafeSlow(OBJECT_HEADER_BYTES + payload.length);
   writeHeader(stored, 'zstd', 1, rawLength);
@@ -342,8 +344,12 @@ function concatPieces(pieces: readonly Uint8Array[], rawLength: number): Uint8Ar
 
 /** What is left of decoding once the header and payload structure are checked: frames to decompress. */
 interface DecodePlan {
-  /** zstd frames, each checked to regenerate at most its plane's (or the payload's) length plus 256 KiB. */
-  frames: Buffer[];
+  /**
+   * zstd frames, each checked to regenerate at most its plane's (or the payload's) length plus 256 KiB, with the
+   * length it must decode to (`size`: it is decoded into exactly that much memory) and whether the decoded frame
+   * is the result itself (`final`) rather than planes to join.
+   */
+  frames: { bytes: Uint8Array; size: number; final: boolean }[];
   /** Builds the raw bytes from the decompressed frames (in the order of `frames`), checking their lengths. */
   finish(decoded: readonly Uint8Array[]): Uint8Array;
   corrupt: (problem: string, cause?: unknown) => StoreError;
@@ -372,7 +378,7 @@ function planDecode(stored: Uint8Array, options: DecodeObjectOptions): DecodePla
       checkDecodedLength(grouped!, rawLength, 'payload', corrupt);
       return groupWidth === 1 ? grouped! : joinBytePlanes(grouped!, groupWidth, intoOf(options.into, rawLength));
     };
-    return { frames: [asBuffer(payload)], finish, corrupt };
+    return { frames: [{ bytes: payload, size: rawLength, final: groupWidth === 1 }], finish, corrupt };
   }
   const planes = readPlanes(payload, header, corrupt);
   const zstdPlanes = planes.filter((plane) => plane.codec === PLANE_ZSTD);
@@ -388,7 +394,8 @@ function planDecode(stored: Uint8Array, options: DecodeObjectOptions): DecodePla
     joinPlanes(bytes, groupWidth, out);
     return out;
   };
-  return { frames: zstdPlanes.map((plane) => asBuffer(plane.bytes)), finish, corrupt };
+  const frames = zstdPlanes.map((plane) => ({ bytes: plane.bytes, size: rawLength / groupWidth, final: false }));
+  return { frames, finish, corrupt };
 }
 
 /** The first `rawLength` bytes of `into`, when it is that large. */
@@ -504,11 +511,6 @@ function writeHeader(stored: Buffer, codec: ObjectCodec, width: GroupWidth, rawL
   stored[6] = 0;
   stored[7] = 0;
   stored.writeBigUInt64LE(BigInt(rawLength), 8);
-}
-
-/** A Buffer view of the same memory (no copy): the zstd binding's parameter type. */
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** Builds STORE_CORRUPT errors that name the object (and file) in one line. */

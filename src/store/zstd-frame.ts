@@ -17,7 +17,7 @@ const BLOCK_RESERVED = 3;
  * streaming encoder ends with an empty block. The output is thereby limited to 2 · `rawLength` + 512 KiB.
  *
  * @example
- * checkZstdFrame(await new Encoder(1).encode(raw), raw.length) // → undefined
+ * checkZstdFrame(zstdCompress(raw, 1), raw.length) // → undefined
  */
 export function checkZstdFrame(payload: Uint8Array, rawLength: number): string | undefined {
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
