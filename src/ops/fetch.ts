@@ -13,7 +13,8 @@ import {
   type Manifest,
   type TensorEncoding,
 } from '../manifest/manifest.js';
-import { mapLimit, type Transport } from '../remote/transport.js';
+import { type BodyAllocator, mapLimit, type Transport } from '../remote/transport.js';
+import { CodecPool } from '../store/codec-pool.js';
 import type { ObjectId } from '../store/object-codec.js';
 import { listTrackedManifests, manifestOfBlob, resolveCommit } from './git-manifests.js';
 import { fetchNotes, isGitRemote, type NotesSyncResult } from './notes-sync.js';
@@ -66,8 +67,8 @@ type Downloaded = { bytes: Uint8Array; sha256?: string };
  * One download. Transports that hash the body as it arrives spare the store a second pass over the bytes; the
  * store still compares that digest with the oid and validates the header before writing.
  */
-async function downloadOnce(transport: Transport, oid: string): Promise<Downloaded> {
-  if (transport.downloadHashed) return transport.downloadHashed({ oid });
+async function downloadOnce(transport: Transport, oid: string, allocate?: BodyAllocator): Promise<Downloaded> {
+  if (transport.downloadHashed) return transport.downloadHashed({ oid }, allocate ? { allocate } : {});
   return { bytes: await transport.download({ oid }) };
 }
 
@@ -78,6 +79,8 @@ async function storeDownloaded(options: {
   oid: string;
   got: Downloaded;
   deferDirectorySync?: boolean;
+  /** Memory for bodies (see DownloadOptions), and where each body goes once written or refused. */
+  buffers?: { allocate: BodyAllocator; release: (bytes: Uint8Array) => void };
 }): Promise<number> {
   const { repo, transport, oid } = options;
   let got = options.got;
@@ -94,13 +97,18 @@ async function storeDownloaded(options: {
     } catch (error) {
       if (!(error instanceof StoreError) || error.code !== 'STORE_CORRUPT') throw error;
       if (attempt < CORRUPT_ATTEMPTS) {
-        got = await downloadOnce(transport, oid);
+        options.buffers?.release(bytes);
+        got = await downloadOnce(transport, oid, options.buffers?.allocate);
         continue;
       }
       const why = `${bytes.length} bytes received: ${error.message}`;
       throw new RemoteError('REMOTE_CORRUPT', `${transport.name}: object ${oid} is corrupt on the remote: ${why}`, {
         cause: error,
       });
+    } finally {
+      // Written (its memory no longer needed), or refused: either way this body's memory can be reused. A body
+      // fetched again is released by its own attempt.
+      if (got.bytes === bytes) options.buffers?.release(bytes);
     }
   }
 }
@@ -130,6 +138,11 @@ export async function downloadObjects(options: {
   // handed to the store, so the next download starts while the store writes (and fsyncs) the previous one. Bytes
   // waiting for the store are bounded by WRITE_BACKLOG_BYTES.
   const writes = new Set<Promise<void>>();
+  // Bodies are read into 8 MiB slots the codec pool lends and recycles (fresh memory faults in page by page).
+  const lender = CodecPool.shared();
+  const buffers = lender
+    ? { allocate: (n: number) => lender.takeSlot(n), release: (b: Uint8Array) => lender.release(b) }
+    : undefined;
   let backlog = 0;
   let writeFailed: { error: unknown } | undefined;
   const stored = (n: number) => {
@@ -146,10 +159,17 @@ export async function downloadObjects(options: {
     await mapLimit(missing, options.transfers ?? DEFAULT_TRANSFERS, async (oid) => {
       if (writeFailed) throw writeFailed.error;
       while (backlog > WRITE_BACKLOG_BYTES && writes.size > 0) await Promise.race(writes);
-      const got = await downloadOnce(transport, oid);
+      const got = await downloadOnce(transport, oid, buffers?.allocate);
       const size = got.bytes.length;
       backlog += size;
-      const write = storeDownloaded({ repo, transport, oid, got, deferDirectorySync: true }).then(
+      const write = storeDownloaded({
+        repo,
+        transport,
+        oid,
+        got,
+        deferDirectorySync: true,
+        ...(buffers ? { buffers } : {}),
+      }).then(
         (n) => stored(n),
         (error: unknown) => {
           writeFailed ??= { error };

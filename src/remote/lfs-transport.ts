@@ -5,9 +5,11 @@
 import { RemoteError } from '../errors.js';
 import { credentialFill, credentialReport, type HttpCredential } from './git-credential.js';
 import {
+  type BodyAllocator,
   checkOid,
   classifyStatus,
   DEFAULT_RETRY,
+  type DownloadOptions,
   fetchOrThrow,
   type HashedBytes,
   httpError,
@@ -154,12 +156,12 @@ export class LfsTransport implements Transport {
     return (await this.get(object, false)).bytes;
   }
 
-  async downloadHashed(object: RemoteObject): Promise<HashedBytes> {
-    return this.get(object, true);
+  async downloadHashed(object: RemoteObject, options: DownloadOptions = {}): Promise<HashedBytes> {
+    return this.get(object, true, options.allocate);
   }
 
   /** Downloads an object; with `hashed`, its SHA-256 computed as the chunks arrive (else sha256 is ''). */
-  private async get(object: RemoteObject, hashed: boolean): Promise<HashedBytes> {
+  private async get(object: RemoteObject, hashed: boolean, allocate?: BodyAllocator): Promise<HashedBytes> {
     checkOid(object.oid);
     for (let round = 0; ; round++) {
       const cached = round === 0 ? this.downloadActions.get(object.oid) : undefined;
@@ -174,7 +176,7 @@ export class LfsTransport implements Transport {
         );
       }
       try {
-        return await this.receive(action, `download object ${object.oid}`, hashed);
+        return await this.receive(action, `download object ${object.oid}`, hashed, allocate);
       } catch (error) {
         if (round === 0 && error instanceof RemoteError && error.code === 'REMOTE_AUTH') continue;
         if (error instanceof RemoteError && error.code === 'REMOTE_MISSING') {
@@ -312,11 +314,16 @@ export class LfsTransport implements Transport {
   }
 
   /** A basic-transfer GET of an action's href; with `hashed`, the body's SHA-256 as it arrives (else ''). */
-  private async receive(action: LfsAction, what: string, hashed: boolean): Promise<HashedBytes> {
+  private async receive(
+    action: LfsAction,
+    what: string,
+    hashed: boolean,
+    allocate?: BodyAllocator,
+  ): Promise<HashedBytes> {
     let out: HashedBytes = { bytes: new Uint8Array(), sha256: '' };
     await this.transfer('GET', action, what, undefined, undefined, async (response) => {
       out = hashed
-        ? await readBodyHashed(response, MAX_DOWNLOAD_BYTES, what, this.name)
+        ? await readBodyHashed(response, MAX_DOWNLOAD_BYTES, what, this.name, allocate)
         : { bytes: await readBody(response, MAX_DOWNLOAD_BYTES, what, this.name), sha256: '' };
     });
     return out;

@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { RemoteError, UsageError } from '../errors.js';
 import { type AwsCredentials, awsUriEncode, EMPTY_SHA256, signRequest } from './sigv4.js';
 import {
+  type BodyAllocator,
   checkOid,
   DEFAULT_RETRY,
+  type DownloadOptions,
   fetchOrThrow,
   type HashedBytes,
   httpError,
@@ -194,14 +196,14 @@ export class S3Transport implements Transport {
     return (await this.get(object, false)).bytes;
   }
 
-  async downloadHashed(object: RemoteObject): Promise<HashedBytes> {
-    return this.get(object, true);
+  async downloadHashed(object: RemoteObject, options: DownloadOptions = {}): Promise<HashedBytes> {
+    return this.get(object, true, options.allocate);
   }
 
   async close(): Promise<void> {}
 
   /** GET an object (retried); with `hashed`, its SHA-256 computed as the chunks arrive (else sha256 is ''). */
-  private async get(object: RemoteObject, hashed: boolean): Promise<HashedBytes> {
+  private async get(object: RemoteObject, hashed: boolean, allocate?: BodyAllocator): Promise<HashedBytes> {
     const key = this.keyOf(object.oid);
     const what = `download object ${object.oid}`;
     return withRetry(async () => {
@@ -216,7 +218,7 @@ export class S3Transport implements Transport {
         }
         throw error;
       }
-      if (hashed) return readBodyHashed(response, MAX_DOWNLOAD_BYTES, what, this.name);
+      if (hashed) return readBodyHashed(response, MAX_DOWNLOAD_BYTES, what, this.name, allocate);
       return { bytes: await readBody(response, MAX_DOWNLOAD_BYTES, what, this.name), sha256: '' };
     }, this.retry);
   }

@@ -34,12 +34,24 @@ export interface Transport {
    * arrived (while the next chunks were still on the wire), so the caller need not hash 1 GiB again afterwards.
    * Optional: callers fall back to `download` and hash themselves. The caller still compares it with the oid.
    */
-  downloadHashed?(object: RemoteObject): Promise<HashedBytes>;
+  downloadHashed?(object: RemoteObject, options?: DownloadOptions): Promise<HashedBytes>;
   /** Optional hint before many downloads (LFS asks for their actions in batches); downloads work without it. */
   prepareDownloads?(objects: readonly RemoteObject[]): Promise<void>;
   /** Releases connections and helpers (idempotent). */
   close(): Promise<void>;
 }
+
+/** Options of {@link Transport.downloadHashed}. */
+export interface DownloadOptions {
+  /**
+   * Memory for a body of a declared length (a recycled buffer; fresh memory costs a page fault per 4 KiB), or
+   * undefined to allocate. The result is then a view of it.
+   */
+  allocate?: BodyAllocator;
+}
+
+/** Gives `bytes` of memory to read a response body into, or undefined (then the reader allocates). */
+export type BodyAllocator = (bytes: number) => Uint8Array | undefined;
 
 /** How often and how patiently a request is retried. */
 export interface RetryPolicy {
@@ -166,9 +178,10 @@ export async function readBodyHashed(
   limit: number,
   what: string,
   remote: string,
+  allocate?: BodyAllocator,
 ): Promise<HashedBytes> {
   const hash = createHash('sha256');
-  const bytes = await readBody(response, limit, what, remote, hash);
+  const bytes = await readBody(response, limit, what, remote, hash, allocate);
   return { bytes, sha256: hash.digest('hex') };
 }
 
@@ -179,6 +192,7 @@ export async function readBody(
   what: string,
   remote: string,
   hash?: Hash,
+  allocate?: BodyAllocator,
 ): Promise<Uint8Array> {
   const declared = Number(response.headers.get('content-length') ?? Number.NaN);
   if (declared > limit) {
@@ -189,7 +203,7 @@ export async function readBody(
   // arrive and dropped at once: no second copy at the end, and half the memory churn (and GC) per object.
   const sized =
     Number.isSafeInteger(declared) && declared > 0 && !response.headers.get('content-encoding')
-      ? new Uint8Array(declared)
+      ? (allocate?.(declared) ?? new Uint8Array(declared))
       : undefined;
   const chunks: Uint8Array[] = [];
   let total = 0;
