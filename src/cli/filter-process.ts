@@ -1,6 +1,6 @@
 // `weft filter-process`: git's long-running clean/smudge filter (run by git, not by people).
 
-import { runFilterProcess } from '../ops/filter-process.js';
+import { runFilterProcess } from '../filter.js';
 import type { CommandSpec } from './command.js';
 
 export const filterProcessCommand: CommandSpec = {
