@@ -8,6 +8,7 @@ import { UsageError } from '../errors.js';
 import type { Checkpoint } from '../formats/format-module.js';
 import type { Manifest, ManifestTensor } from '../manifest/manifest.js';
 import { moduleOf, parseMergePolicy } from '../merge/policy.js';
+import type { ObjectStore } from '../store/object-store.js';
 import { decodeToF32 } from '../tensor/convert.js';
 import type { Dtype } from '../tensor/dtype.js';
 import { type FileSource, openFileSource, streamRange } from './file-source.js';
@@ -16,7 +17,7 @@ import { detectSourceFormat } from './open-checkpoint.js';
 import { readTensorBytes } from './read-tensor.js';
 import type { Repo } from './repo.js';
 import { hashFrameFromStore, readTensorFromStore } from './store-read.js';
-import { parentLookupOf } from './tensor-decode.js';
+import { type KeyframeSource, parentLookupOf } from './tensor-decode.js';
 import { readWeftConfig } from './weft-config.js';
 
 /** One version of a tracked file, as far as a diff needs it. */
@@ -63,7 +64,17 @@ export interface FileChange {
   tensors: TensorChange[];
 }
 
-function fromManifest(repo: Repo, path: string, manifest: Manifest): FileVersion {
+/**
+ * A file version whose tensors are read from `store` (chains ending at `keyframes` overrides when given), for
+ * {@link diffFile}.
+ * @example const v = fileVersionOf(repo.store, 'model.safetensors', manifest, repo.keyframes);
+ */
+export function fileVersionOf(
+  store: ObjectStore,
+  path: string,
+  manifest: Manifest,
+  keyframes?: KeyframeSource,
+): FileVersion {
   const parents = parentLookupOf(manifest);
   return {
     path,
@@ -72,9 +83,9 @@ function fromManifest(repo: Repo, path: string, manifest: Manifest): FileVersion
     tensors: manifest.tensors,
     async load(name) {
       const t = manifest.tensors.find((x) => x.name === name)!;
-      return readTensorFromStore(repo.store, t, path, parents, repo.keyframes);
+      return readTensorFromStore(store, t, path, parents, keyframes);
     },
-    frameDigest: () => hashFrameFromStore(repo.store, manifest.frames),
+    frameDigest: () => hashFrameFromStore(store, manifest.frames),
   };
 }
 
@@ -138,7 +149,7 @@ export async function readSide(repo: Repo, side: Side, paths: readonly string[])
   }
   const rev = side.kind === 'index' ? ':index' : await resolveCommit(repo.topLevel, side.rev);
   for (const { path, manifest } of await listTrackedManifests(repo.topLevel, rev, paths)) {
-    out.set(path, fromManifest(repo, path, manifest));
+    out.set(path, fileVersionOf(repo.store, path, manifest, repo.keyframes));
   }
   return out;
 }

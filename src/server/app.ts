@@ -2,7 +2,7 @@
 // a small JSON API, with authentication and per-repository roles on every route. Does not listen (see serve.ts)
 // and does not run the merge queue (src/server/queue/).
 
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { runGit } from '../git/run-git.js';
 import { ActionSigner, authenticate, type Caller } from './auth.js';
 import { canAccess, countRepos, getRepo, type HubDatabase, isValidRepoName, listRepos, repoGitDir } from './db.js';
@@ -111,16 +111,26 @@ export function createHubApp(options: HubAppOptions): HubApp {
     );
   });
 
-  app.get('/api/repos/:owner/:name', async (c) => {
+  // A repository's summary and everything below it (the merge queue's routes, the UI's data) need read access,
+  // checked here once so that extra routes cannot forget it.
+  const readAccess: MiddlewareHandler<HubEnv> = async (c, next) => {
     const caller = callerOf(c);
     if (caller.kind === 'invalid') return c.json({ message: 'invalid token' }, 401, challenge());
     c.set('user', userOf(caller));
-    const { owner, name } = c.req.param();
+    const { owner, name } = c.req.param() as { owner: string; name: string };
     const record = isValidRepoName(owner, name) ? getRepo(db, owner, name) : undefined;
     if (!record || !canAccess(db, { user: userOf(caller), repo: record, need: 'read' })) {
       if (caller.kind !== 'user') return c.json({ message: 'credentials needed' }, 401, challenge());
       return c.json({ message: 'repository not found' }, 404);
     }
+    await next();
+  };
+  app.use('/api/repos/:owner/:name', readAccess);
+  app.use('/api/repos/:owner/:name/*', readAccess);
+
+  app.get('/api/repos/:owner/:name', async (c) => {
+    const { owner, name } = c.req.param();
+    const record = getRepo(db, owner, name)!; // readAccess found it
     const gitDir = repoGitDir(dataDir, owner, name);
     const head = await runGit(['symbolic-ref', '-q', 'HEAD'], { cwd: gitDir, allowedExitCodes: [0, 1] });
     const defaultBranch =
@@ -139,21 +149,6 @@ export function createHubApp(options: HubAppOptions): HubApp {
       defaultBranch,
       headCommit: commit.code === 0 ? commit.stdout.toString().trim() : null,
     });
-  });
-
-  // Everything below /api/repos/:owner/:name/ (the merge queue's routes, the UI's data) needs read access, checked
-  // here once so that extra routes cannot forget it.
-  app.use('/api/repos/:owner/:name/*', async (c, next) => {
-    const caller = callerOf(c);
-    if (caller.kind === 'invalid') return c.json({ message: 'invalid token' }, 401, challenge());
-    c.set('user', userOf(caller));
-    const { owner, name } = c.req.param();
-    const record = isValidRepoName(owner, name) ? getRepo(db, owner, name) : undefined;
-    if (!record || !canAccess(db, { user: userOf(caller), repo: record, need: 'read' })) {
-      if (caller.kind !== 'user') return c.json({ message: 'credentials needed' }, 401, challenge());
-      return c.json({ message: 'repository not found' }, 404);
-    }
-    await next();
   });
 
   options.extraRoutes?.(app);

@@ -69,7 +69,6 @@ export class CodecPool {
           if (b.byteLength === SLOT_BYTES) this.giveSlot(b);
           else this.recycle?.(b);
         }
-        if ('raw' in reply && reply.raw.buffer.byteLength === SLOT_BYTES) this.lent.add(reply.raw.buffer);
         const p = slot.pending.get(reply.seq);
         slot.pending.delete(reply.seq);
         if (slot.pending.size === 0) worker.unref();
@@ -197,6 +196,8 @@ export class CodecPool {
     if (options.hash !== undefined) request.hash = options.hash;
     const reply = await this.run(request, transfer, options.hash?.session);
     if (!('raw' in reply)) throw new Error('codec worker: unexpected reply to decode');
+    // A lent decode's result lives in one of its slots (the output slot, or the input slot for a raw object).
+    if (options.lend && reply.raw.buffer.byteLength === SLOT_BYTES) this.lent.add(reply.raw.buffer);
     return reply.raw;
   }
 

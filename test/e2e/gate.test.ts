@@ -3,42 +3,12 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVALUATOR } from '../support/digits-evaluator.js';
+import { digitsGate, EVALUATOR, readF32 } from '../support/digits-evaluator.js';
 import { buildSafetensors, cleanupTemps, DIGITS, git, newRepo, weft } from './helpers.js';
 
 afterAll(cleanupTemps);
 
-const CONFIG = `[gate]
-alpha = 0.05
-batch = 32
-seed = 1
-
-[[gate.suites]]
-name = "digits"
-command = "node eval/digits.mjs"
-examples = 540
-score_range = [0, 1]
-role = "target"
-min_improvement = 0.0
-`;
-
-/** Tensors of a safetensors file as name → {shape, values} (F32 only), in file order. */
-function readF32(path: string): { name: string; shape: number[]; values: Float32Array }[] {
-  const b = readFileSync(path);
-  const n = Number(b.readBigUInt64LE(0));
-  const header = JSON.parse(b.toString('utf8', 8, 8 + n)) as Record<
-    string,
-    { shape: number[]; data_offsets: [number, number] }
-  >;
-  return Object.entries(header)
-    .filter(([k]) => k !== '__metadata__')
-    .sort((a, c) => a[1].data_offsets[0] - c[1].data_offsets[0])
-    .map(([name, v]) => ({
-      name,
-      shape: v.shape,
-      values: new Float32Array(new Uint8Array(b.subarray(8 + n + v.data_offsets[0], 8 + n + v.data_offsets[1])).buffer),
-    }));
-}
+const CONFIG = digitsGate(32);
 
 /** Task arithmetic in float32: base + (ft_low − base) + (ft_high − base). */
 function taskArithmetic(): Uint8Array {

@@ -1,30 +1,18 @@
 // The hub's merge queue end to end (issue 10 item 3): bare repositories in a temp data folder, clients pushing
 // with real git and the built CLI (file:// remote, objects uploaded by the pre-push hook), the queue notified as
 // the server would; the digits models and evaluator decide: merged, rejected, in order, resumed, conflicted.
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MergeQueue, type Proposal, type QueueLogEntry } from '../../src/server/queue/index.js';
-import { EVALUATOR } from '../support/digits-evaluator.js';
+import { digitsGate, EVALUATOR, readF32 } from '../support/digits-evaluator.js';
 import { buildSafetensors, CLI, cleanupTemps, DIGITS, git, newRepo, tempDir, weft } from './helpers.js';
 
 afterAll(cleanupTemps);
 
 const WEFT_COMMAND = `${process.execPath} ${CLI}`;
-const GATE = `[gate]
-alpha = 0.05
-batch = 48
-seed = 1
-
-[[gate.suites]]
-name = "digits"
-command = "node eval/digits.mjs"
-examples = 540
-score_range = [0, 1]
-role = "target"
-min_improvement = 0.0
-`;
+const GATE = digitsGate(48);
 const POLICY = '[merge]\nmethod = "task_arithmetic"\n[merge.parameters]\nweight = 1.0\n';
 
 let data: string;
@@ -63,23 +51,6 @@ function push(client: string, rev: string, ref: string): { ref: string; oldOid: 
   const sha = git(client, ['rev-parse', rev]).stdout.trim();
   git(client, ['push', '-q', 'origin', `${sha}:${ref}`]);
   return { ref, oldOid: '0'.repeat(40), newOid: sha };
-}
-
-function readF32(path: string): { name: string; shape: number[]; values: Float32Array }[] {
-  const b = readFileSync(path);
-  const n = Number(b.readBigUInt64LE(0));
-  const header = JSON.parse(b.toString('utf8', 8, 8 + n)) as Record<
-    string,
-    { shape: number[]; data_offsets: [number, number] }
-  >;
-  return Object.entries(header)
-    .filter(([k]) => k !== '__metadata__')
-    .sort((a, c) => a[1].data_offsets[0] - c[1].data_offsets[0])
-    .map(([name, v]) => ({
-      name,
-      shape: v.shape,
-      values: new Float32Array(new Uint8Array(b.subarray(8 + n + v.data_offsets[0], 8 + n + v.data_offsets[1])).buffer),
-    }));
 }
 
 /** The noisy model with the tensors of the named layers put back to the base model's values. */

@@ -10,25 +10,13 @@ import { createRepo, createToken, createUser, openHubDatabase } from '../../src/
 import type { HubLogEntry } from '../../src/server/log.js';
 import type { Proposal } from '../../src/server/queue/index.js';
 import { type RunningHub, startHub } from '../../src/server/serve.js';
-import { EVALUATOR } from '../support/digits-evaluator.js';
+import { digitsGate, EVALUATOR } from '../support/digits-evaluator.js';
 import { CLI, cleanupTemps, DIGITS, git, newRepo, ROOT, type Run, tempDir } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
 const SHOTS = join(ROOT, 'test-results', 'hub-ui');
-const GATE = `[gate]
-alpha = 0.05
-batch = 48
-seed = 1
-
-[[gate.suites]]
-name = "digits"
-command = "node eval/digits.mjs"
-examples = 540
-score_range = [0, 1]
-role = "target"
-min_improvement = 0.0
-
+const GATE = `${digitsGate(48)}
 [merge]
 method = "task_arithmetic"
 [merge.parameters]

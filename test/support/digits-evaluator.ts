@@ -1,6 +1,8 @@
 // The digits evaluator the gate tests commit into their repositories: an ordinary script using the documented
 // protocol (WEFT_MODEL, WEFT_EXAMPLES → one JSON line per example), scoring the digits MLP on digits.npz.
 
+import { readFileSync } from 'node:fs';
+
 /** The evaluator: reads digits.npz (a zip of stored .npy files) and the safetensors at WEFT_MODEL. */
 export const EVALUATOR = String.raw`
 import { appendFileSync, readFileSync } from 'node:fs';
@@ -50,3 +52,41 @@ for (const line of readFileSync(process.env.WEFT_EXAMPLES, 'utf8').split('\n')) 
   console.log(JSON.stringify({ id: line, score: BigInt(best) === y[i] ? 1 : 0 }));
 }
 `;
+
+/**
+ * `.weft/config.toml`'s gate for the digits evaluator: one target suite over the 540 test digits, α = 0.05,
+ * batches of `batch`, seed 1.
+ */
+export function digitsGate(batch: number): string {
+  return `[gate]
+alpha = 0.05
+batch = ${batch}
+seed = 1
+
+[[gate.suites]]
+name = "digits"
+command = "node eval/digits.mjs"
+examples = 540
+score_range = [0, 1]
+role = "target"
+min_improvement = 0.0
+`;
+}
+
+/** Tensors of an F32 safetensors file as {name, shape, values}, in file order. */
+export function readF32(path: string): { name: string; shape: number[]; values: Float32Array }[] {
+  const b = readFileSync(path);
+  const n = Number(b.readBigUInt64LE(0));
+  const header = JSON.parse(b.toString('utf8', 8, 8 + n)) as Record<
+    string,
+    { shape: number[]; data_offsets: [number, number] }
+  >;
+  return Object.entries(header)
+    .filter(([k]) => k !== '__metadata__')
+    .sort((a, c) => a[1].data_offsets[0] - c[1].data_offsets[0])
+    .map(([name, v]) => ({
+      name,
+      shape: v.shape,
+      values: new Float32Array(new Uint8Array(b.subarray(8 + n + v.data_offsets[0], 8 + n + v.data_offsets[1])).buffer),
+    }));
+}

@@ -194,12 +194,7 @@ export class QueueStore {
     const at = this.now();
     const { owner, name, proposal, head } = options;
     return this.db.transaction(() => {
-      this.db
-        .prepare(
-          `UPDATE queue_jobs SET state = 'superseded', finished_at = ?
-           WHERE owner = ? AND name = ? AND proposal = ? AND state = 'queued'`,
-        )
-        .run(at, owner, name, proposal);
+      this.supersedeQueued(at, owner, name, proposal);
       this.db
         .prepare(
           `INSERT INTO queue_proposals (owner, name, proposal, state, head, pushed_by, created_at, updated_at)
@@ -219,17 +214,22 @@ export class QueueStore {
     })();
   }
 
+  /** Marks the proposal's queued jobs superseded (they will not run). */
+  private supersedeQueued(at: string, owner: string, name: string, proposal: string): void {
+    this.db
+      .prepare(
+        `UPDATE queue_jobs SET state = 'superseded', finished_at = ?
+         WHERE owner = ? AND name = ? AND proposal = ? AND state = 'queued'`,
+      )
+      .run(at, owner, name, proposal);
+  }
+
   /** The proposal branch was deleted: drop its queued jobs and mark it closed (a merged one stays merged). */
   close(options: { owner: string; name: string; proposal: string }): void {
     const at = this.now();
     const { owner, name, proposal } = options;
     this.db.transaction(() => {
-      this.db
-        .prepare(
-          `UPDATE queue_jobs SET state = 'superseded', finished_at = ?
-           WHERE owner = ? AND name = ? AND proposal = ? AND state = 'queued'`,
-        )
-        .run(at, owner, name, proposal);
+      this.supersedeQueued(at, owner, name, proposal);
       this.db
         .prepare(
           `UPDATE queue_proposals SET state = 'closed', updated_at = ?

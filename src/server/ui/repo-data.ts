@@ -8,11 +8,9 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CatFileBatch, runGit } from '../../git/run-git.js';
 import type { Manifest } from '../../manifest/manifest.js';
-import { diffFile, type FileChange, type FileVersion } from '../../ops/diff.js';
+import { diffFile, type FileChange, fileVersionOf } from '../../ops/diff.js';
 import { WEFT_NOTES_REF } from '../../ops/evaluate.js';
 import { manifestOfBlob } from '../../ops/git-manifests.js';
-import { hashFrameFromStore, readTensorFromStore } from '../../ops/store-read.js';
-import { parentLookupOf } from '../../ops/tensor-decode.js';
 import { ObjectStore } from '../../store/object-store.js';
 import { type Heatmap, heatmapOf, layerModuleOf, type TensorChangeCell } from './layer-module.js';
 
@@ -261,21 +259,6 @@ async function manifestsOf(gitDir: string, commit: string, tmpDir: string): Prom
   return out;
 }
 
-function versionOf(store: ObjectStore, path: string, manifest: Manifest): FileVersion {
-  const parents = parentLookupOf(manifest);
-  return {
-    path,
-    format: manifest.format,
-    sizeBytes: manifest.sizeBytes,
-    tensors: manifest.tensors,
-    async load(name) {
-      const t = manifest.tensors.find((x) => x.name === name)!;
-      return readTensorFromStore(store, t, path, parents);
-    },
-    frameDigest: () => hashFrameFromStore(store, manifest.frames),
-  };
-}
-
 async function computeDiff(gitDir: string, commit: string, parent: string | null, tmp: string): Promise<CommitDiff> {
   const [before, after] = await Promise.all([
     parent ? manifestsOf(gitDir, parent, tmp) : Promise.resolve(new Map<string, Manifest>()),
@@ -286,7 +269,7 @@ async function computeDiff(gitDir: string, commit: string, parent: string | null
   const paths = [...new Set([...before.keys(), ...after.keys()])].sort();
   const version = (m: Map<string, Manifest>, p: string) => {
     const x = m.get(p);
-    return x ? versionOf(store, p, x) : undefined;
+    return x ? fileVersionOf(store, p, x) : undefined;
   };
   let statsUnavailable: string | null = null;
   const changes: FileChange[] = [];
