@@ -46,6 +46,7 @@ import type { Repo } from './repo.js';
 import { findSiblingFormat } from './sibling-formats.js';
 import {
   chainDepthOf,
+  DEFAULT_MAX_CHAIN,
   decodeTensorBytes,
   MAX_DECODE_DEPTH,
   type ParentLookup,
@@ -109,8 +110,8 @@ function roundingWeights(dtype: string, bytes: Uint8Array): Float32Array | undef
   return out;
 }
 
-/** Default for `[encoding] max_chain`: decoding a version never follows more parent links than this. */
-export const DEFAULT_MAX_CHAIN = 8;
+export { DEFAULT_MAX_CHAIN };
+
 /** Tensors smaller than this are always stored densely (an update encoding would cost more than it saves). */
 const MIN_UPDATE_BYTES = 256;
 /** Rank limit of the automatic low-rank test, and the share of the change's energy it must capture. */

@@ -6,13 +6,7 @@ import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RemoteError, StoreError } from '../errors.js';
 import { CatFileBatch, runGit } from '../git/run-git.js';
-import {
-  listEncodingRefs,
-  looksLikeManifest,
-  MAX_MANIFEST_BYTES,
-  type Manifest,
-  type TensorEncoding,
-} from '../manifest/manifest.js';
+import { looksLikeManifest, MAX_MANIFEST_BYTES, type Manifest } from '../manifest/manifest.js';
 import { type BodyAllocator, mapLimit, type Transport } from '../remote/transport.js';
 import { CodecPool } from '../store/codec-pool.js';
 import type { ObjectId } from '../store/object-codec.js';
@@ -21,7 +15,9 @@ import { fetchNotes, isGitRemote, type NotesSyncResult } from './notes-sync.js';
 import { DEFAULT_TRANSFERS, objectsOfManifest, type TransferProgress } from './push.js';
 import { defaultRemoteName, resolveRemote } from './remote-config.js';
 import type { Repo } from './repo.js';
-import { compileTensorGlob } from './tensor-glob.js';
+import { objectsOfTensors } from './tensor-glob.js';
+
+export { objectsOfTensors };
 
 /** A download that fails verification is tried this many times in all (a flaky proxy), then reported. */
 const CORRUPT_ATTEMPTS = 2;
@@ -267,36 +263,6 @@ export async function fetchObjects(options: FetchOptions): Promise<FetchResult> 
   } finally {
     await resolved.transport.close();
   }
-}
-
-/** Most globs in one `include` list (each is compiled to a regular expression). */
-const MAX_INCLUDE_GLOBS = 256;
-
-/**
- * The objects a partial fetch needs from one manifest: its frames, the encodings of the tensors whose names match
- * `include`, and the parent versions those encodings are stored against (followed through the chain).
- *
- * @example
- * objectsOfTensors(manifest, ['model.layers.0.*']) // → frame objects + layer 0's objects
- */
-export function objectsOfTensors(manifest: Manifest, include: readonly string[]): string[] {
-  if (include.length > MAX_INCLUDE_GLOBS) {
-    throw new RangeError(`--include: ${include.length} patterns, at most ${MAX_INCLUDE_GLOBS}`);
-  }
-  const patterns = include.map((g) => compileTensorGlob(g, '--include'));
-  const out = new Set<string>();
-  for (const f of manifest.frames) for (const r of f.refs) out.add(r.id);
-  const parents = new Map((manifest.parents ?? []).map((p) => [p.contentId as string, p.encoding]));
-  const seen = new Set<TensorEncoding>();
-  const add = (encoding: TensorEncoding | undefined) => {
-    if (encoding === undefined || seen.has(encoding)) return; // `seen` stops a (malformed) cycle
-    seen.add(encoding);
-    for (const r of listEncodingRefs(encoding)) out.add(r.id);
-    const parent = encoding.params.parent;
-    if (parent !== undefined) add(parents.get(parent));
-  };
-  for (const t of manifest.tensors) if (patterns.some((p) => p.test(t.name))) add(t.encoding);
-  return [...out];
 }
 
 /** A tensor-name glob as an anchored regular expression: `*` any run of characters, `?` one, the rest literal. */

@@ -22,10 +22,8 @@ import type { ObjectId } from '../store/object-codec.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { BufferPool } from './buffer-pool.js';
 import { concatBytes } from './byte-stream.js';
-import { cleanFile, DEFAULT_MAX_CHAIN } from './clean.js';
-import { fetchMissingObjects } from './fetch.js';
+import type { cleanFile as CleanFile } from './clean.js';
 import { manifestOfBlob } from './git-manifests.js';
-import { HashPool } from './hash-pool.js';
 import {
   keepUnmaterialised,
   objectsOfSelection,
@@ -35,9 +33,9 @@ import {
   tensorsToZeroFill,
 } from './partial.js';
 import { openRepo, type Repo } from './repo.js';
-import { smudgeFile } from './smudge.js';
-import { MAX_DECODE_DEPTH } from './tensor-decode.js';
-import { unchangedSinceIndex } from './unchanged-since-index.js';
+import type { smudgeFile as SmudgeFile } from './smudge.js';
+import { DEFAULT_MAX_CHAIN, MAX_DECODE_DEPTH } from './tensor-decode.js';
+import { defaultIndexPath, unchangedSinceIndex } from './unchanged-since-index.js';
 import { configTable, readWeftConfig, WEFT_CONFIG_PATH, type WeftConfigDocument } from './weft-config.js';
 
 /** Files from this size on are first checked against their index entry's stat data (unchanged-since-index.ts). */
@@ -91,6 +89,12 @@ async function zeroFillOf(
  * @example await runFilterProcess({ cwd, input: process.stdin, output: process.stdout, warn: console.error });
  */
 export async function runFilterProcess(options: FilterProcessOptions): Promise<void> {
+  // Clean and smudge load with their first request: a checkout never needs clean's formats and encoders, a
+  // re-clean never needs smudge's decoders, and either starts sooner without the other.
+  let cleanModule: Promise<{ cleanFile: typeof CleanFile }> | undefined;
+  let smudgeModule: Promise<{ smudgeFile: typeof SmudgeFile }> | undefined;
+  const loadClean = () => (cleanModule ??= import('./clean.js'));
+  const loadSmudge = () => (smudgeModule ??= import('./smudge.js'));
   let output = options.output;
   if (options.growStdioPipes) {
     void growPipes(); // in the background: the handshake does not wait for it
@@ -98,16 +102,22 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
     // and schedules decoding would sit blocked. Writes through an fs stream on fd 1 run on libuv's pool instead.
     output = createWriteStream('', { fd: 1, autoClose: false, highWaterMark: 4 * 1024 * 1024 });
   }
-  // Hashing threads start now, loading while git and this process shake hands; the codec threads start with the
-  // first smudge or the first object to encode (a re-clean of unchanged files never needs them).
-  HashPool.shared();
+  // The worker threads (hashing, encoding, decoding) start now, loading while git and this process shake hands:
+  // the first clean hashes on them, the first smudge decodes on them.
+  const codecs = CodecPool.shared();
+  codecs?.start();
   // The handshake does not wait for the repository and its settings either: requests do.
   let repo!: Repo;
   let selected: TensorPredicate | undefined;
   let maxChain = DEFAULT_MAX_CHAIN;
   let autoLowRank = true;
+  // Clean needs only the repository to begin (its index entry, its previous version); the settings come later.
+  const repoReady = openRepo({ cwd: options.cwd }).then((opened) => {
+    repo = opened;
+  });
+  repoReady.catch(() => {}); // each request awaits it and reports its failure
   const ready = (async () => {
-    repo = await openRepo({ cwd: options.cwd });
+    await repoReady;
     // Partial checkout (partial.ts): the selection in git config weft.include/weft.exclude; a bad one is ignored.
     const [selection, config] = await Promise.allSettled([
       readPartialSelection({ cwd: repo.topLevel }),
@@ -167,6 +177,8 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
     const ids = await missingObjects(input, pathname);
     if (ids.length === 0) return;
     try {
+      // Loaded only when something is missing: a filter start does without the remote machinery.
+      const { fetchMissingObjects } = await import('./fetch.js');
       const r = await fetchMissingObjects({ repo, oids: ids, ...(options.env ? { env: options.env } : {}) });
       if (r.downloaded > 0) options.warn(`${pathname}: downloaded ${r.downloaded} object(s) from the remote`);
     } catch (e) {
@@ -176,7 +188,6 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
   };
   // Content buffers circulate: git's stream → hashing thread → compression thread → back to the pool.
   const pool = new BufferPool(CONTENT_CHUNK_BYTES, POOL_IDLE_BUFFERS);
-  const codecs = CodecPool.shared();
   if (codecs) codecs.recycle = (buffer) => pool.give(buffer);
   /**
    * git's `delay`: a checkout file whose objects must be downloaded answers "later", its download starts at once,
@@ -217,13 +228,18 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
     handlers: {
       delay,
       async clean(request) {
-        await ready;
+        await repoReady;
+        // git waits with the content in the pipe until this reads it: what can run side by side does.
+        const previousP = previousOf(request.pathname);
+        previousP.catch(() => {}); // awaited below
         const sizeHint = await sizeOf(join(repo.topLevel, request.pathname));
         if (sizeHint !== undefined && sizeHint >= UNCHANGED_CHECK_MIN_BYTES) {
           // A big file git asks about only because its entry is racily clean: answered without hashing it.
+          const indexFile = options.env ? defaultIndexPath(repo.gitDir, options.env) : undefined;
           const unchanged = await unchangedSinceIndex({
             topLevel: repo.topLevel,
             pathname: request.pathname,
+            ...(indexFile ? { indexFile } : {}),
             readIndexBlob: async (oid) => {
               catFile ??= new CatFileBatch({ cwd: repo.topLevel });
               const found = await catFile.read(oid);
@@ -232,7 +248,9 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
           });
           if (unchanged) return unchanged; // git's content is drained, unread
         }
-        const previous = await previousOf(request.pathname);
+        await ready;
+        const previous = await previousP;
+        const { cleanFile } = await loadClean();
         const result = await cleanFile({
           ...(previous ? { previous } : {}),
           maxChain,
@@ -252,7 +270,6 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
         return kept ? new TextEncoder().encode(printManifest(kept)) : result.output;
       },
       async smudge(request) {
-        codecs?.start(); // decoding starts as soon as the manifest is read
         await ready;
         const parts: Uint8Array[] = [];
         for await (const p of request.content) parts.push(p);
@@ -265,6 +282,7 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
         await fetchMissing(input, request.pathname);
         // Partial checkout (partial.ts): unselected tensors the store lacks are written as zeros.
         const zeroFill = selected ? await zeroFillOf(repo.store, input, request.pathname, selected) : undefined;
+        const { smudgeFile } = await loadSmudge();
         return smudgeFile({
           store: repo.store,
           pathname: request.pathname,

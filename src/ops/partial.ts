@@ -16,13 +16,11 @@ import {
 } from '../manifest/manifest.js';
 import { mapLimit } from '../remote/transport.js';
 import type { ObjectStore } from '../store/object-store.js';
-import { diffVersions, type FileChange } from './diff.js';
-import { downloadObjects, objectsOfTensors } from './fetch.js';
+import type { FileChange } from './diff.js';
 import { listTrackedManifests, type TrackedManifest } from './git-manifests.js';
-import { objectsOfManifest, type TransferProgress } from './push.js';
-import { resolveRemote } from './remote-config.js';
+import type { TransferProgress } from './push.js';
 import type { Repo } from './repo.js';
-import { compileTensorGlob } from './tensor-glob.js';
+import { compileTensorGlob, objectsOfTensors } from './tensor-glob.js';
 
 /** Git config keys (repository-local, multi-valued) holding the selection. */
 export const INCLUDE_KEY = 'weft.include';
@@ -60,13 +58,24 @@ export function selectionPredicate(selection: PartialSelection): TensorPredicate
   return (name) => (include.length === 0 || include.some((r) => r.test(name))) && !exclude.some((r) => r.test(name));
 }
 
-async function getAll(cwd: string, key: string): Promise<string[]> {
-  // -z: one value per NUL; exit 1 means "not set".
-  const r = await runGit(['config', '--local', '-z', '--get-all', key], { cwd, allowedExitCodes: [0, 1] });
-  return r.stdout
-    .toString('utf8')
-    .split('\0')
-    .filter((v) => v !== '');
+/** Every value of `weft.include` and of `weft.exclude` (git config), with one git call. */
+async function getSelectionKeys(cwd: string): Promise<Map<string, string[]>> {
+  // -z: each entry is "key\nvalue\0" (keys in lower case); exit 1 means "none set".
+  const r = await runGit(['config', '--local', '-z', '--get-regexp', '^weft\\.(include|exclude)$'], {
+    cwd,
+    allowedExitCodes: [0, 1],
+  });
+  const out = new Map<string, string[]>([
+    [INCLUDE_KEY, []],
+    [EXCLUDE_KEY, []],
+  ]);
+  for (const entry of r.stdout.toString('utf8').split('\0')) {
+    const nl = entry.indexOf('\n');
+    if (nl < 0) continue; // a key without a value (`[weft] include`) selects nothing
+    const value = entry.slice(nl + 1);
+    if (value !== '') out.get(entry.slice(0, nl))?.push(value);
+  }
+  return out;
 }
 
 /**
@@ -77,7 +86,9 @@ async function getAll(cwd: string, key: string): Promise<string[]> {
  * await readPartialSelection({ cwd: repo.topLevel }) // → { include: ['layers.0.*'], exclude: [] }
  */
 export async function readPartialSelection(options: { cwd: string }): Promise<PartialSelection | undefined> {
-  const [include, exclude] = await Promise.all([getAll(options.cwd, INCLUDE_KEY), getAll(options.cwd, EXCLUDE_KEY)]);
+  const keys = await getSelectionKeys(options.cwd);
+  const include = keys.get(INCLUDE_KEY)!;
+  const exclude = keys.get(EXCLUDE_KEY)!;
   return include.length + exclude.length === 0 ? undefined : { include, exclude };
 }
 
@@ -468,6 +479,14 @@ function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
  * const r = await checkoutPartial({ repo, include: ['model.layers.0.*'] }); // r.files[0].notMaterialised → 290
  */
 export async function checkoutPartial(options: PartialCheckoutOptions): Promise<PartialCheckoutResult> {
+  // Loaded here, not with this module: the filter process imports it for the selection alone, and starts faster
+  // without the diff, fetch and remote machinery.
+  const [{ diffVersions }, { downloadObjects }, { objectsOfManifest }, { resolveRemote }] = await Promise.all([
+    import('./diff.js'),
+    import('./fetch.js'),
+    import('./push.js'),
+    import('./remote-config.js'),
+  ]);
   const { repo } = options;
   const cwd = repo.topLevel;
   const include = [...(options.include ?? [])];

@@ -23,6 +23,9 @@ import { concatBytes } from './byte-stream.js';
  */
 export const MAX_DECODE_DEPTH = 64;
 
+/** Default for `[encoding] max_chain`: decoding a version never follows more parent links than this. */
+export const DEFAULT_MAX_CHAIN = 8;
+
 /**
  * Keyframe overrides written by `weft repack`: content id → `dense <refs>`, a local dense copy of a tensor version
  * (a ContentIndex rooted at `.git/weft/repack`). A hint like the content index: a missing or damaged override, or

@@ -1,7 +1,9 @@
 // Tensor-name globs (`weft fetch --include`, `weft checkout --include`): `*` any run of characters, dots
-// included; `?` one character; the rest literal. Checked before use: no I/O here.
+// included; `?` one character; the rest literal. Checked before use. Also the objects the tensors a glob selects
+// need. No I/O here.
 
 import { UsageError } from '../errors.js';
+import { listEncodingRefs, type Manifest, type TensorEncoding } from '../manifest/manifest.js';
 
 /** Longest glob: a pattern of megabytes would make every smudge and clean test it against every tensor. */
 export const MAX_GLOB_CHARS = 1024;
@@ -27,4 +29,34 @@ export function compileTensorGlob(glob: string, option: string): RegExp {
     .replace(/\*/g, '.*')
     .replace(/\?/g, '.');
   return new RegExp(`^${body}$`, 's');
+}
+
+/** Most globs in one `include` list (each is compiled to a regular expression). */
+const MAX_INCLUDE_GLOBS = 256;
+
+/**
+ * The objects a partial fetch needs from one manifest: its frames, the encodings of the tensors whose names match
+ * `include`, and the parent versions those encodings are stored against (followed through the chain).
+ *
+ * @example
+ * objectsOfTensors(manifest, ['model.layers.0.*']) // → frame objects + layer 0's objects
+ */
+export function objectsOfTensors(manifest: Manifest, include: readonly string[]): string[] {
+  if (include.length > MAX_INCLUDE_GLOBS) {
+    throw new RangeError(`--include: ${include.length} patterns, at most ${MAX_INCLUDE_GLOBS}`);
+  }
+  const patterns = include.map((g) => compileTensorGlob(g, '--include'));
+  const out = new Set<string>();
+  for (const f of manifest.frames) for (const r of f.refs) out.add(r.id);
+  const parents = new Map((manifest.parents ?? []).map((p) => [p.contentId as string, p.encoding]));
+  const seen = new Set<TensorEncoding>();
+  const add = (encoding: TensorEncoding | undefined) => {
+    if (encoding === undefined || seen.has(encoding)) return; // `seen` stops a (malformed) cycle
+    seen.add(encoding);
+    for (const r of listEncodingRefs(encoding)) out.add(r.id);
+    const parent = encoding.params.parent;
+    if (parent !== undefined) add(parents.get(parent));
+  };
+  for (const t of manifest.tensors) if (patterns.some((p) => p.test(t.name))) add(t.encoding);
+  return [...out];
 }

@@ -88,11 +88,21 @@ function indexPath(topLevel: string): Promise<string> {
   return path;
 }
 
+/**
+ * The index file of a work tree whose git directory (`git rev-parse --absolute-git-dir`) is known, without asking
+ * git: `<gitDir>/index`, unless GIT_INDEX_FILE names another (then undefined: ask git, which resolves it).
+ */
+export function defaultIndexPath(gitDir: string, env: Record<string, string | undefined>): string | undefined {
+  return env.GIT_INDEX_FILE ? undefined : join(gitDir, 'index');
+}
+
 export interface UnchangedOptions {
   topLevel: string;
   pathname: string;
   /** The index's blob of `pathname` (the caller usually has it at hand), read only when the stat data match. */
   readIndexBlob: (oid: string) => Promise<Uint8Array | undefined>;
+  /** The index file, when the caller knows it (see {@link defaultIndexPath}); else git is asked. */
+  indexFile?: string;
 }
 
 /**
@@ -105,15 +115,19 @@ export interface UnchangedOptions {
  */
 export async function unchangedSinceIndex(options: UnchangedOptions): Promise<Uint8Array | undefined> {
   const { topLevel, pathname } = options;
-  const entry = await readIndexStat(topLevel, pathname);
+  // The three lookups at once (each waits on the kernel or on git): the entry, the file and the index file.
+  const entryP = readIndexStat(topLevel, pathname);
+  const statsP = Promise.all([
+    lstat(join(topLevel, pathname), { bigint: true }),
+    (async () => stat(options.indexFile ?? (await indexPath(topLevel)), { bigint: true }))(),
+  ]);
+  statsP.catch(() => {}); // awaited below, after the entry
+  const entry = await entryP;
   if (!entry || entry.mode === '120000' || entry.mode === '160000') return undefined;
   let file: BigIntStats;
   let index: BigIntStats;
   try {
-    [file, index] = await Promise.all([
-      lstat(join(topLevel, pathname), { bigint: true }),
-      stat(await indexPath(topLevel), { bigint: true }),
-    ]);
+    [file, index] = await statsP;
   } catch {
     return undefined;
   }

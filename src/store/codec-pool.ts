@@ -213,6 +213,24 @@ export class CodecPool {
     return this.sessions++;
   }
 
+  /**
+   * Feeds `piece` to session `session` as its piece `index` (0, 1, … in the order they are to be hashed) on the
+   * session's worker. The piece moves there and back, never copied, when it owns its whole ArrayBuffer (else a
+   * copy goes): use only the returned bytes afterwards (same contents).
+   *
+   * @example const s = pool.beginHash(); piece = await pool.hashPiece(s, 0, piece); const hex = await pool.digest(s);
+   */
+  async hashPiece(session: number, index: number, piece: Uint8Array): Promise<Uint8Array> {
+    const owned = ownsWholeBuffer(piece) && piece.buffer instanceof ArrayBuffer ? piece : new Uint8Array(piece);
+    const reply = await this.run(
+      { seq: this.seq++, op: 'hash', session, index, piece: owned },
+      [owned.buffer as ArrayBuffer],
+      session,
+    );
+    if (!('piece' in reply)) throw new Error('codec worker: unexpected reply to hash');
+    return reply.piece;
+  }
+
   /** The SHA-256 (hex) of what session `session` was fed, once every piece up to the last fed one arrived. */
   async digest(session: number): Promise<string> {
     const reply = await this.run({ seq: this.seq++, op: 'digest', session }, [], session);

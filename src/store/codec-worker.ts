@@ -22,7 +22,9 @@ export type CodecRequest =
       /** A recycled buffer to decode into (moved here; moved back, used or not). */
       into?: Uint8Array;
     }
-  | { seq: number; op: 'digest'; session: number };
+  | { seq: number; op: 'digest'; session: number }
+  /** Feeds `piece` (moved here; moved back) to running SHA-256 `session` as its piece `index`. */
+  | { seq: number; op: 'hash'; session: number; index: number; piece: Uint8Array };
 
 /** A piece of a running hash: pieces of one session are hashed in `index` order, whatever order they arrive in. */
 export interface HashPiece {
@@ -38,6 +40,7 @@ export type CodecReply =
   | { seq: number; stored: Uint8Array; id: ObjectId }
   | { seq: number; raw: Uint8Array }
   | { seq: number; digest: string }
+  | { seq: number; piece: Uint8Array }
   | { seq: number; error: { message: string; storeCode?: StoreError['code']; file?: string } };
 
 /** Running hashes: the next piece index each expects, and copies of pieces that arrived early. */
@@ -80,6 +83,16 @@ parentPort?.on('message', (request: CodecRequest) => {
       const digest =
         s && s.early.size === 0 ? s.hash.digest('hex') : s ? 'incomplete' : createHash('sha256').digest('hex');
       parentPort?.postMessage({ seq: request.seq, digest } satisfies CodecReply);
+    } else if (request.op === 'hash') {
+      const { piece } = request;
+      feed(
+        { session: request.session, index: request.index, start: 0, end: -1 },
+        piece,
+        'piece' as ObjectId,
+        undefined,
+      );
+      // Hand the memory back (moved, not copied): the caller keeps the bytes, e.g. to compress them.
+      parentPort?.postMessage({ seq: request.seq, piece } satisfies CodecReply, [piece.buffer as ArrayBuffer]);
     } else if (request.op === 'encode') {
       const stored = encodeObjectSync(request.pieces, request.width);
       reply({ seq: request.seq, stored, id: computeObjectId(stored) }, stored, request.pieces);
