@@ -3,7 +3,15 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type GroupWidth, joinBytePlanes, joinPlanes, splitBytePlanes, splitPieces } from './byte-planes.js';
+import {
+  type GroupWidth,
+  joinBytePlanes,
+  joinPlanes,
+  joinPlanesJs,
+  splitBytePlanes,
+  splitPieces,
+  splitPiecesJs,
+} from './byte-planes.js';
 
 const widths: GroupWidth[] = [1, 2, 4, 8];
 
@@ -45,37 +53,44 @@ describe('byte planes', () => {
     );
   });
 
-  it('splits pieces (elements straddling them) into planes anywhere in memory, and joins them back', () => {
-    fc.assert(
-      fc.property(
-        fc.constantFrom(...widths),
-        fc.nat({ max: 5000 }),
-        fc.array(fc.nat({ max: 40_000 }), { maxLength: 5 }),
-        fc.array(fc.nat({ max: 7 }), { minLength: 8, maxLength: 8 }),
-        (width, elements, cuts, offsets) => {
-          const length = elements * width;
-          const src = new Uint8Array(length);
-          for (let i = 0; i < length; i++) src[i] = (i * 131 + (i >>> 9) * 7) & 0xff;
-          const at = [0, ...cuts.map((c) => Math.min(c, length)).sort((a, b) => a - b), length];
-          const pieces = at.slice(1).map((end, k) => src.slice(at[k], end));
-          const planes = Array.from({ length: width }, (_, j) =>
-            new Uint8Array(elements + offsets[j]!).subarray(offsets[j]!),
-          );
-          splitPieces(pieces, width, planes);
-          const reference = referenceSplit(src, width);
-          planes.forEach((plane, j) => {
-            expect(Buffer.from(plane).equals(Buffer.from(reference.subarray(j * elements, (j + 1) * elements)))).toBe(
-              true,
+  // The public functions use the native kernels (when built) from NATIVE_MIN_BYTES on; the *Js ones never do.
+  it.each([
+    ['the public functions', splitPieces, joinPlanes],
+    ['the JavaScript kernels', splitPiecesJs, joinPlanesJs],
+  ])(
+    '%s split pieces (elements straddling them) into planes anywhere in memory, and join them back',
+    (_, split, join) => {
+      fc.assert(
+        fc.property(
+          fc.constantFrom(...widths),
+          fc.nat({ max: 5000 }),
+          fc.array(fc.nat({ max: 40_000 }), { maxLength: 5 }),
+          fc.array(fc.nat({ max: 7 }), { minLength: 8, maxLength: 8 }),
+          (width, elements, cuts, offsets) => {
+            const length = elements * width;
+            const src = new Uint8Array(length);
+            for (let i = 0; i < length; i++) src[i] = (i * 131 + (i >>> 9) * 7) & 0xff;
+            const at = [0, ...cuts.map((c) => Math.min(c, length)).sort((a, b) => a - b), length];
+            const pieces = at.slice(1).map((end, k) => src.slice(at[k], end));
+            const planes = Array.from({ length: width }, (_, j) =>
+              new Uint8Array(elements + offsets[j]!).subarray(offsets[j]!),
             );
-          });
-          const out = new Uint8Array(length + offsets[7]!).subarray(offsets[7]!);
-          joinPlanes(planes, width, out);
-          expect(Buffer.from(out).equals(Buffer.from(src))).toBe(true);
-        },
-      ),
-      { numRuns: 300 },
-    );
-  });
+            split(pieces, width, planes);
+            const reference = referenceSplit(src, width);
+            planes.forEach((plane, j) => {
+              expect(Buffer.from(plane).equals(Buffer.from(reference.subarray(j * elements, (j + 1) * elements)))).toBe(
+                true,
+              );
+            });
+            const out = new Uint8Array(length + offsets[7]!).subarray(offsets[7]!);
+            join(planes, width, out);
+            expect(Buffer.from(out).equals(Buffer.from(src))).toBe(true);
+          },
+        ),
+        { numRuns: 200 },
+      );
+    },
+  );
 
   it('rejects a length that is not a multiple of the width, and an output that aliases the input', () => {
     expect(() => splitBytePlanes(new Uint8Array(3), 2)).toThrow(RangeError);
@@ -86,5 +101,12 @@ describe('byte planes', () => {
     expect(() => splitPieces([bytes], 2, [new Uint8Array(4), new Uint8Array(3)])).toThrow(RangeError);
     expect(() => splitPieces([bytes, bytes], 2, [new Uint8Array(4), new Uint8Array(4)])).toThrow(RangeError);
     expect(() => joinPlanes([new Uint8Array(4)], 2, bytes)).toThrow(RangeError);
+    const big = new Uint8Array(1 << 16);
+    expect(() => joinPlanes([big.subarray(0, 1024), big.subarray(1024, 2048)], 2, new Uint8Array(2047))).toThrow(
+      RangeError,
+    );
+    expect(() => splitPieces([big, new Uint8Array(1)], 2, [new Uint8Array(1 << 15), new Uint8Array(1 << 15)])).toThrow(
+      RangeError,
+    );
   });
 });

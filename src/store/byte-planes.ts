@@ -1,7 +1,9 @@
-// Byte grouping (ZipNN): byte j of every element stored contiguously as "plane" j, and back. Pure kernels on
-// the hot path of every put/get: no I/O, no allocation beyond the output buffer.
+// Byte grouping (ZipNN): byte j of every element stored contiguously as "plane" j, and back. Kernels on the hot
+// path of every put/get: native ones (native-kernels.ts) for large runs when built, else the JavaScript ones below.
+// No I/O, no allocation beyond the output buffer.
 
 import { Buffer } from 'node:buffer';
+import { nativeKernels } from './native-kernels.js';
 
 /** Element widths that objects can be grouped by. */
 export type GroupWidth = 1 | 2 | 4 | 8;
@@ -20,6 +22,13 @@ const WORD_UNIT: Record<GroupWidth, number> = { 1: 4, 2: 8, 4: 4, 8: 4 };
 
 /** Planes shorter than this are joined from wherever they lie; longer misaligned ones are first copied. */
 const REALIGN_MIN_BYTES = 4096;
+
+/**
+ * Runs of at least this many bytes go to the native kernels (when built). The call's fixed cost (argument checks,
+ * ~0.2 µs) makes them lose below ~256 bytes and tie near it; at 1 KiB they are 2–3× faster, at 16 KiB 8–13×
+ * (`npm run bench -- kernels`).
+ */
+const NATIVE_MIN_BYTES = 1024;
 
 /**
  * Splits `src` (elements of `width` bytes) into `width` byte planes, written to `out` (default: a new buffer).
@@ -55,9 +64,53 @@ export function joinBytePlanes(planes: Uint8Array, width: GroupWidth, out?: Uint
  * splitPieces([Uint8Array.of(1, 2, 3), Uint8Array.of(4)], 2, planes) // planes → [1, 3], [2, 4]
  */
 export function splitPieces(pieces: readonly Uint8Array[], width: GroupWidth, planes: readonly Uint8Array[]): void {
+  const total = checkedSplit(pieces, width, planes);
+  // Width 1 is one copy (TypedArray.set) either way.
+  const native = width !== 1 && total >= NATIVE_MIN_BYTES ? nativeKernels() : undefined;
+  if (native) native.split(pieces, width, planes);
+  else splitPiecesUnchecked(pieces, width, planes);
+}
+
+/** {@link splitPieces} with the JavaScript kernels only, whatever the size: the fallback, and tests' reference. */
+export function splitPiecesJs(pieces: readonly Uint8Array[], width: GroupWidth, planes: readonly Uint8Array[]): void {
+  checkedSplit(pieces, width, planes);
+  splitPiecesUnchecked(pieces, width, planes);
+}
+
+/**
+ * Interleaves `width` planes of equal length (each anywhere in memory) into `out`, which holds all elements.
+ *
+ * @example
+ * joinPlanes([Uint8Array.of(1, 3), Uint8Array.of(2, 4)], 2, out) // out → [1, 2, 3, 4]
+ */
+export function joinPlanes(planes: readonly Uint8Array[], width: GroupWidth, out: Uint8Array): void {
+  const n = checkedJoin(planes, width, out);
+  const native = width !== 1 && out.length >= NATIVE_MIN_BYTES ? nativeKernels() : undefined;
+  if (native) native.join(planes, width, out);
+  else joinPlanesUnchecked(planes, n, width, out);
+}
+
+/** {@link joinPlanes} with the JavaScript kernels only, whatever the size: the fallback, and tests' reference. */
+export function joinPlanesJs(planes: readonly Uint8Array[], width: GroupWidth, out: Uint8Array): void {
+  joinPlanesUnchecked(planes, checkedJoin(planes, width, out), width, out);
+}
+
+/** Total input bytes, after checking that they fill the planes. */
+function checkedSplit(pieces: readonly Uint8Array[], width: GroupWidth, planes: readonly Uint8Array[]): number {
   const n = checkedPlanes(planes, width);
   const total = pieces.reduce((sum, piece) => sum + piece.length, 0);
   if (total !== n * width) throw new RangeError(`byte planes: ${total} input bytes for ${width} planes of ${n}`);
+  return total;
+}
+
+/** The plane length n, after checking that `out` holds n elements. */
+function checkedJoin(planes: readonly Uint8Array[], width: GroupWidth, out: Uint8Array): number {
+  const n = checkedPlanes(planes, width);
+  if (out.length !== n * width) throw new RangeError(`byte planes: output has ${out.length} bytes, needs ${n * width}`);
+  return n;
+}
+
+function splitPiecesUnchecked(pieces: readonly Uint8Array[], width: GroupWidth, planes: readonly Uint8Array[]): void {
   const carry = new Uint8Array(width);
   let carried = 0;
   let at = 0;
@@ -83,15 +136,7 @@ export function splitPieces(pieces: readonly Uint8Array[], width: GroupWidth, pl
   }
 }
 
-/**
- * Interleaves `width` planes of equal length (each anywhere in memory) into `out`, which holds all elements.
- *
- * @example
- * joinPlanes([Uint8Array.of(1, 3), Uint8Array.of(2, 4)], 2, out) // out → [1, 2, 3, 4]
- */
-export function joinPlanes(planes: readonly Uint8Array[], width: GroupWidth, out: Uint8Array): void {
-  const n = checkedPlanes(planes, width);
-  if (out.length !== n * width) throw new RangeError(`byte planes: output has ${out.length} bytes, needs ${n * width}`);
+function joinPlanesUnchecked(planes: readonly Uint8Array[], n: number, width: GroupWidth, out: Uint8Array): void {
   // A plane at an odd address would force the byte loop on all of them; one memcpy costs far less.
   const aligned =
     n >= REALIGN_MIN_BYTES
