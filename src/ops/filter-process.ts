@@ -228,6 +228,8 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
     handlers: {
       delay,
       async clean(request) {
+        const cleanModuleP = loadClean(); // loads while git and the file system answer the lookups below
+        cleanModuleP.catch(() => {}); // awaited below
         await repoReady;
         // git waits with the content in the pipe until this reads it: what can run side by side does.
         const previousP = previousOf(request.pathname);
@@ -250,7 +252,7 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
         }
         await ready;
         const previous = await previousP;
-        const { cleanFile } = await loadClean();
+        const { cleanFile } = await cleanModuleP;
         const result = await cleanFile({
           ...(previous ? { previous } : {}),
           maxChain,
@@ -270,6 +272,8 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
         return kept ? new TextEncoder().encode(printManifest(kept)) : result.output;
       },
       async smudge(request) {
+        const smudgeModuleP = loadSmudge(); // loads while the manifest arrives
+        smudgeModuleP.catch(() => {}); // awaited below
         await ready;
         const parts: Uint8Array[] = [];
         for await (const p of request.content) parts.push(p);
@@ -282,7 +286,7 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
         await fetchMissing(input, request.pathname);
         // Partial checkout (partial.ts): unselected tensors the store lacks are written as zeros.
         const zeroFill = selected ? await zeroFillOf(repo.store, input, request.pathname, selected) : undefined;
-        const { smudgeFile } = await loadSmudge();
+        const { smudgeFile } = await smudgeModuleP;
         return smudgeFile({
           store: repo.store,
           pathname: request.pathname,
