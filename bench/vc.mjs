@@ -57,34 +57,39 @@ function storeBytes(kind, dir) {
   return JSON.parse(sh(dir, process.execPath, [WEFT, 'du', '--json'])).storedBytes;
 }
 
-function measure(kind, v1, v2, runs) {
-  const r = { add: [], reclean: [], checkout: [], rss: [] };
-  let stored1 = 0;
-  let stored2 = 0;
-  for (let run = 0; run < runs; run++) {
-    const dir = newRepo(kind);
-    copyFileSync(v1, join(dir, 'm.safetensors'));
-    spawnSync('cat', [join(dir, 'm.safetensors')], { stdio: 'ignore' });
-    const add = timeCommand('git', ['add', 'm.safetensors'], { cwd: dir });
-    r.add.push(add.seconds);
-    if (add.maxRssBytes) r.rss.push(add.maxRssBytes);
-    stored1 = storeBytes(kind, dir);
-    // re-clean: the file is touched, not changed
-    const t = new Date(Date.now() + 5000);
-    utimesSync(join(dir, 'm.safetensors'), t, t);
-    r.reclean.push(timeCommand('git', ['add', 'm.safetensors'], { cwd: dir }).seconds);
-    sh(dir, 'git', ['commit', '-qm', 'v1']);
-    copyFileSync(v2, join(dir, 'm.safetensors'));
-    sh(dir, 'git', ['add', 'm.safetensors']);
-    sh(dir, 'git', ['commit', '-qm', 'v2']);
-    stored2 = storeBytes(kind, dir);
-    const co = timeCommand('git', ['checkout', '-q', 'HEAD~1'], { cwd: dir });
-    r.checkout.push(co.seconds);
-    if (co.maxRssBytes) r.rss.push(co.maxRssBytes);
-    rmSync(dir, { recursive: true, force: true });
-  }
-  return { ...r, stored1, stored2 };
+/** Flushes dirty pages, so that writing back what an earlier step wrote does not land in the next timing. */
+function settle() {
+  spawnSync('sync');
 }
+
+/** One run of every measure for one tool, added to `r`. */
+function measureOnce(kind, v1, v2, r) {
+  const dir = newRepo(kind);
+  copyFileSync(v1, join(dir, 'm.safetensors'));
+  spawnSync('cat', [join(dir, 'm.safetensors')], { stdio: 'ignore' });
+  settle();
+  const add = timeCommand('git', ['add', 'm.safetensors'], { cwd: dir });
+  r.add.push(add.seconds);
+  if (add.maxRssBytes) r.rss.push(add.maxRssBytes);
+  r.stored1 = storeBytes(kind, dir);
+  // re-clean: the file is touched, not changed
+  const t = new Date(Date.now() + 5000);
+  utimesSync(join(dir, 'm.safetensors'), t, t);
+  settle();
+  r.reclean.push(timeCommand('git', ['add', 'm.safetensors'], { cwd: dir }).seconds);
+  sh(dir, 'git', ['commit', '-qm', 'v1']);
+  copyFileSync(v2, join(dir, 'm.safetensors'));
+  sh(dir, 'git', ['add', 'm.safetensors']);
+  sh(dir, 'git', ['commit', '-qm', 'v2']);
+  r.stored2 = storeBytes(kind, dir);
+  settle();
+  const co = timeCommand('git', ['checkout', '-q', 'HEAD~1'], { cwd: dir });
+  r.checkout.push(co.seconds);
+  if (co.maxRssBytes) r.rss.push(co.maxRssBytes);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const emptyMeasures = () => ({ add: [], reclean: [], checkout: [], rss: [], stored1: 0, stored2: 0 });
 
 export async function run(args) {
   const sizeMib = Number(args[0] ?? 1024);
@@ -101,8 +106,13 @@ export async function run(args) {
     const v2 = secondVersion(v1, sizeMib, dtype, count, 3);
     const bytes = statSync(v1).size;
     const tensorBytes = Math.floor(bytes / count);
-    const w = measure('weft', v1, v2, runs);
-    const l = haveLfs ? measure('lfs', v1, v2, runs) : undefined;
+    // The two tools alternate run by run, so that a slow spell of the machine touches both alike.
+    const w = emptyMeasures();
+    const l = haveLfs ? emptyMeasures() : undefined;
+    for (let run = 0; run < runs; run++) {
+      measureOnce('weft', v1, v2, w);
+      if (l) measureOnce('lfs', v1, v2, l);
+    }
     const row = (label, f) => [label, f(w), l ? f(l) : '-'];
     console.log(`\n${dtype} (${mib(bytes)})`);
     console.log(
