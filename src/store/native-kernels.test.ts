@@ -58,6 +58,12 @@ describe('native kernels', () => {
     expect(nativeKernels()).toBe(switchedOff ? undefined : native);
   });
 
+  // .ci/run sets WEFT_REQUIRE_NATIVE=1: a build that fell back to JavaScript (its warning line scrolled by) fails CI.
+  it.runIf(process.env.WEFT_REQUIRE_NATIVE === '1' && !switchedOff)('are built where they are required', () => {
+    expect(built).toBe(true);
+    expect(nativeKernels()).toBeDefined();
+  });
+
   it.runIf(switchedOff)('are switched off by WEFT_NO_NATIVE=1', () => {
     expect(nativeKernels()).toBeUndefined();
   });
