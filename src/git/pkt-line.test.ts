@@ -1,7 +1,11 @@
 // pkt-line framing: reader edge cases (bad headers, truncation, any chunking), content coalescing, writer
 // bytes and backpressure. Packets are built by hand.
 
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { closeSync, constants, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -194,6 +198,113 @@ class SlowSink extends Writable {
     return this.#parts;
   }
 }
+
+describe('PktLineReader on a descriptor (content read straight into its buffers)', () => {
+  /** Text packets, a content section of `bytes` in packets of the given sizes, then more packets. */
+  function session(bytes: Uint8Array, sizes: readonly number[]): Buffer {
+    const parts: Buffer[] = [text('command=clean'), FLUSH];
+    let i = 0;
+    for (let at = 0; at < bytes.length; ) {
+      const size = Math.max(1, sizes[i++ % sizes.length]!);
+      parts.push(packet(bytes.subarray(at, at + size)));
+      at += size;
+    }
+    parts.push(FLUSH, text('after'), FLUSH);
+    return Buffer.concat(parts);
+  }
+
+  async function readSession(reader: PktLineReader, bytes: Uint8Array, endsAfter = true): Promise<void> {
+    expect(await reader.readTextListUntilFlush()).toEqual(['command=clean']);
+    const chunks = await collect(reader.readContent());
+    expect(Buffer.concat(chunks).equals(Buffer.from(bytes))).toBe(true);
+    for (const chunk of chunks.slice(0, -1)) expect(chunk.length).toBe(CONTENT_CHUNK_BYTES);
+    expect(await reader.readTextListUntilFlush()).toEqual(['after']);
+    if (endsAfter) expect(await reader.readPacket()).toBe('eof');
+  }
+
+  function withTempDir<T>(run: (dir: string) => Promise<T>): Promise<T> {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-pkt-'));
+    return run(dir).finally(() => rmSync(dir, { recursive: true, force: true }));
+  }
+
+  it('reads a file: full packets, short ones, an empty one, and the packets after the section', async () => {
+    await withTempDir(async (dir) => {
+      const bytes = randomBytes(3 * 1024 * 1024 + 17);
+      const file = join(dir, 'input');
+      writeFileSync(file, session(bytes, [PKT_MAX_DATA_BYTES, PKT_MAX_DATA_BYTES, 1, 0, 1000]));
+      const fd = openSync(file, 'r');
+      try {
+        await readSession(new PktLineReader({ fd }), bytes);
+      } finally {
+        closeSync(fd);
+      }
+    });
+  });
+
+  it('reads a blocking pipe (a FIFO) that a slow writer fills in uneven pieces', async () => {
+    await withTempDir(async (dir) => {
+      const bytes = randomBytes(2 * 1024 * 1024 + 5);
+      const input = join(dir, 'input');
+      writeFileSync(input, session(bytes, [PKT_MAX_DATA_BYTES, 7, PKT_MAX_DATA_BYTES]));
+      const fifo = join(dir, 'fifo');
+      execFileSync('mkfifo', [fifo]);
+      // Pieces of 1–70 000 bytes with pauses: reads return parts of headers and of payloads.
+      const writer = spawn(process.execPath, [
+        '-e',
+        `const fs = require('fs'); const b = fs.readFileSync(${JSON.stringify(input)});
+         const fd = fs.openSync(${JSON.stringify(fifo)}, 'w'); let at = 0, i = 0;
+         const step = () => { if (at >= b.length) { fs.closeSync(fd); return; }
+           const n = [1, 3, 70000, 2, 65520, 4096][i++ % 6]; fs.writeSync(fd, b.subarray(at, at + n)); at += n;
+           if (i % 40 === 0) setTimeout(step, 1); else step(); };
+         step();`,
+      ]);
+      const exited = new Promise((resolve) => writer.once('exit', resolve));
+      const fd = openSync(fifo, 'r'); // blocks until the writer opens its end
+      try {
+        await readSession(new PktLineReader({ fd }), bytes);
+      } finally {
+        closeSync(fd);
+      }
+      expect(await exited).toBe(0);
+    });
+  });
+
+  it('falls back to queued reads on a non-blocking descriptor', async () => {
+    await withTempDir(async (dir) => {
+      const bytes = randomBytes(1024 * 1024 + 3);
+      const input = join(dir, 'input');
+      writeFileSync(input, session(bytes, [PKT_MAX_DATA_BYTES, 5]));
+      const fifo = join(dir, 'fifo');
+      execFileSync('mkfifo', [fifo]);
+      // Read-write and non-blocking: opening never waits, and a blocking read is refused (EAGAIN) when it is empty.
+      const fd = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
+      const writer = spawn('cp', [input, fifo]);
+      const exited = new Promise((resolve) => writer.once('exit', resolve));
+      try {
+        // This reader holds a write end too, so the input never ends: read up to the last packets only.
+        await readSession(new PktLineReader({ fd }), bytes, false);
+      } finally {
+        closeSync(fd);
+      }
+      expect(await exited).toBe(0);
+    });
+  });
+
+  it('reports a section cut short by the end of input', async () => {
+    await withTempDir(async (dir) => {
+      const file = join(dir, 'input');
+      writeFileSync(file, Buffer.concat([text('x'), FLUSH, content(randomBytes(200_000)).subarray(0, 150_000)]));
+      const fd = openSync(file, 'r');
+      try {
+        const reader = new PktLineReader({ fd });
+        await reader.readTextListUntilFlush();
+        await expectProtocolError(collect(reader.readContent()), /input ended inside/);
+      } finally {
+        closeSync(fd);
+      }
+    });
+  });
+});
 
 describe('PktLineWriter', () => {
   it('writes text packets, data packets and flushes byte for byte', async () => {

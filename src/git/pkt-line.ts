@@ -230,25 +230,43 @@ export class PacketContent implements AsyncIterable<Uint8Array> {
     const bytes = this.#bytes;
     let out: Buffer | undefined;
     let filled = 0;
-    for (;;) {
-      if (this.#drained) throw new Error('content was read after it was drained (the response had begun)');
-      if (this.#finished) break;
-      if (this.#remaining === 0) {
-        await this.#nextPacket();
-        continue;
+    // git streams the whole section without waiting for us: read each header and payload straight from the
+    // descriptor (payloads into the content buffers themselves), where the source allows it, not through the queue
+    // and a copy. The queue takes over whenever it holds bytes or a direct read is refused.
+    bytes.setDirect(true);
+    try {
+      for (;;) {
+        if (this.#drained) throw new Error('content was read after it was drained (the response had begun)');
+        if (this.#finished) break;
+        if (this.#remaining === 0) {
+          bytes.fillSync(4);
+          await this.#nextPacket();
+          continue;
+        }
+        out ??= this.#allocate(CONTENT_CHUNK_BYTES);
+        const want = Math.min(this.#remaining, CONTENT_CHUNK_BYTES - filled);
+        let n = bytes.readInto(out, filled, want);
+        if (n === 0) throw protocolError('input ended inside a content section (no flush)');
+        if (n === undefined) {
+          if (bytes.buffered === 0) await fillOrFail(bytes, 1, 'a content packet');
+          n = bytes.copyInto(out, filled, want);
+        }
+        filled += n;
+        this.#remaining -= n;
+        this.#sizeBytes += n;
+        if (filled === CONTENT_CHUNK_BYTES) {
+          const full = out;
+          out = undefined;
+          filled = 0;
+          yield full;
+          // Blocking reads never return to the event loop by themselves: let it run once per chunk, so that
+          // buffers the consumer's threads hand back are there to read the next chunks into (fresh memory
+          // would fault in page by page inside the reads).
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
       }
-      if (bytes.buffered === 0) await fillOrFail(bytes, 1, 'a content packet');
-      out ??= this.#allocate(CONTENT_CHUNK_BYTES);
-      const n = bytes.copyInto(out, filled, this.#remaining);
-      filled += n;
-      this.#remaining -= n;
-      this.#sizeBytes += n;
-      if (filled === CONTENT_CHUNK_BYTES) {
-        const full = out;
-        out = undefined;
-        filled = 0;
-        yield full;
-      }
+    } finally {
+      bytes.setDirect(false);
     }
     if (out !== undefined && filled > 0) {
       // A small tail gets its own right-sized copy rather than pinning a 1 MiB buffer.

@@ -2,7 +2,7 @@
 // few copies as possible and bounded buffering, from a Node Readable or straight from a file descriptor. It must
 // not interpret the bytes.
 
-import { read } from 'node:fs';
+import { read, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 
 /**
@@ -109,6 +109,26 @@ export abstract class ByteReader {
       n -= step;
     }
   }
+
+  /**
+   * Reads up to `length` bytes straight into `target` at `offset`, blocking until some arrive, when nothing is
+   * buffered and the source can (a descriptor with no read in flight): the bytes skip the queue and its copy.
+   * Returns the count, 0 at the end of the input, or undefined when it cannot (then `fill` as usual).
+   */
+  readInto(_target: Uint8Array, _offset: number, _length: number): number | undefined {
+    return undefined;
+  }
+
+  /** Tries to buffer at least `minBytes` with blocking reads of exactly what is missing; false when it cannot. */
+  fillSync(_minBytes: number): boolean {
+    return false;
+  }
+
+  /**
+   * While on, the source reads only when asked (no read-ahead), so that {@link readInto} and {@link fillSync} can
+   * take the bytes as they come. For a consumer that will read a long run of known length.
+   */
+  setDirect(_on: boolean): void {}
 
   /** Whether a view of a chunk stays valid after it is consumed (false for a source that reuses its buffers). */
   protected abstract readonly viewsStayValid: boolean;
@@ -227,18 +247,70 @@ export class FdReader extends ByteReader {
   }
 
   protected override released(chunk: Buffer): void {
-    // Chunks are views of FD_CHUNK_BYTES buffers that own their memory (allocUnsafeSlow): take the whole back.
-    if (this.#idle.length < FD_IDLE_CHUNKS) this.#idle.push(Buffer.from(chunk.buffer, 0, FD_CHUNK_BYTES));
+    // Read-ahead chunks are views of FD_CHUNK_BYTES buffers that own their memory (allocUnsafeSlow): take the whole
+    // back. (A header read by fillSync is a small buffer of its own: left to the garbage collector.)
+    if (this.#idle.length < FD_IDLE_CHUNKS && chunk.buffer.byteLength === FD_CHUNK_BYTES) {
+      this.#idle.push(Buffer.from(chunk.buffer, 0, FD_CHUNK_BYTES));
+    }
   }
 
   protected override consumed(): void {
-    this.want(0);
+    if (!this.#direct) this.want(0);
   }
 
-  /** Keeps one read in flight while less than HIGH_WATER_BYTES (or `atLeast`) is buffered. */
+  /** Direct mode (see ByteReader.setDirect); off again when a blocking read is refused (a non-blocking descriptor). */
+  #direct = false;
+  #directRefused = false;
+
+  override setDirect(on: boolean): void {
+    this.#direct = on && !this.#directRefused;
+    if (!this.#direct) this.want(0);
+  }
+
+  /** One blocking read; undefined when the descriptor turns out to be non-blocking (direct mode is then off). */
+  #readSync(target: Uint8Array, offset: number, length: number): number | undefined {
+    try {
+      return readSync(this.#fd, target, offset, length, null);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') {
+        this.#directRefused = true;
+        this.#direct = false;
+        return undefined;
+      }
+      this.failure = { error };
+      throw error;
+    }
+  }
+
+  override readInto(target: Uint8Array, offset: number, length: number): number | undefined {
+    if (!this.#direct || this.bufferedBytes > 0 || this.#reading || this.failure) return undefined;
+    if (this.ended || length === 0) return 0;
+    const n = this.#readSync(target, offset, length);
+    if (n === 0) this.ended = true;
+    return n;
+  }
+
+  override fillSync(minBytes: number): boolean {
+    while (this.bufferedBytes < minBytes) {
+      if (!this.#direct || this.#reading || this.failure || this.ended) return false;
+      const missing = minBytes - this.bufferedBytes;
+      const buffer = Buffer.allocUnsafe(missing);
+      const n = this.#readSync(buffer, 0, missing);
+      if (n === undefined) return false;
+      if (n === 0) {
+        this.ended = true;
+        return false;
+      }
+      this.push(buffer.subarray(0, n));
+    }
+    return true;
+  }
+
+  /** Keeps one read in flight while less than HIGH_WATER_BYTES (or `atLeast`) is buffered; see setDirect. */
   protected want(atLeast: number): void {
     if (this.#reading || this.ended || this.failure) return;
-    if (this.bufferedBytes >= Math.max(atLeast, HIGH_WATER_BYTES)) return;
+    // In direct mode only what a reader waits for: the rest is read straight into its buffers.
+    if (this.bufferedBytes >= (this.#direct ? atLeast : Math.max(atLeast, HIGH_WATER_BYTES))) return;
     this.#reading = true;
     const buffer = this.#idle.pop() ?? Buffer.allocUnsafeSlow(FD_CHUNK_BYTES);
     read(this.#fd, buffer, 0, buffer.length, null, (error, n) => {

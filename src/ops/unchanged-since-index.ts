@@ -115,25 +115,23 @@ export interface UnchangedOptions {
  */
 export async function unchangedSinceIndex(options: UnchangedOptions): Promise<Uint8Array | undefined> {
   const { topLevel, pathname } = options;
-  // The three lookups at once (each waits on the kernel or on git): the entry, the file and the index file.
-  const entryP = readIndexStat(topLevel, pathname);
-  const statsP = Promise.all([
-    lstat(join(topLevel, pathname), { bigint: true }),
-    (async () => stat(options.indexFile ?? (await indexPath(topLevel)), { bigint: true }))(),
-  ]);
-  statsP.catch(() => {}); // awaited below, after the entry
-  const entry = await entryP;
-  if (!entry || entry.mode === '120000' || entry.mode === '160000') return undefined;
+  // The file and the index file first (two system calls): a file changed at or after the index was written, as
+  // after a `touch`, needs no index entry to be refused, and no git process is started for it.
   let file: BigIntStats;
   let index: BigIntStats;
   try {
-    [file, index] = await statsP;
+    [file, index] = await Promise.all([
+      lstat(join(topLevel, pathname), { bigint: true }),
+      (async () => stat(options.indexFile ?? (await indexPath(topLevel)), { bigint: true }))(),
+    ]);
   } catch {
     return undefined;
   }
-  if (!statMatches(entry, file)) return undefined;
   // Racy even at nanoseconds: a change in the same clock tick as the index write would not show in the times.
   if (file.mtimeNs >= index.mtimeNs || file.ctimeNs >= index.mtimeNs) return undefined;
+  const entry = await readIndexStat(topLevel, pathname);
+  if (!entry || entry.mode === '120000' || entry.mode === '160000') return undefined;
+  if (!statMatches(entry, file)) return undefined;
   const blob = await options.readIndexBlob(entry.oid);
   if (!blob || !looksLikeManifest(blob)) return undefined;
   try {
