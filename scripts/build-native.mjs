@@ -2,7 +2,7 @@
 // installed headers, never downloading anything. A failed build is one warning and exit 0: Weft then runs its
 // JavaScript kernels. `node scripts/build-native.mjs --verbose` shows node-gyp's own output.
 import { spawnSync } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
@@ -90,6 +90,8 @@ try {
   kernels.join([Uint8Array.of(1, 3), Uint8Array.of(2, 4)], 2, out);
   if (out.join() !== '1,2,3,4') throw new Error(`join gave ${out.join()}`);
 } catch (error) {
+  // Removed, so that Weft's loader does not find it and use it.
+  rmSync(join(nativeDir, 'build'), { recursive: true, force: true });
   warn(`the built addon does not work: ${error instanceof Error ? error.message : error}`);
 }
 console.log('weft: native byte-plane kernels built (native/build/Release/weft_kernels.node)');

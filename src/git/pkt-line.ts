@@ -230,6 +230,8 @@ export class PacketContent implements AsyncIterable<Uint8Array> {
     const bytes = this.#bytes;
     let out: Buffer | undefined;
     let filled = 0;
+    /** Whether bytes of the current chunk came through blocking reads (see the yield below). */
+    let blocked = false;
     // git streams the whole section without waiting for us: read each header and payload straight from the
     // descriptor (payloads into the content buffers themselves), where the source allows it, not through the queue
     // and a copy. The queue takes over whenever it holds bytes or a direct read is refused.
@@ -247,7 +249,8 @@ export class PacketContent implements AsyncIterable<Uint8Array> {
         const want = Math.min(this.#remaining, CONTENT_CHUNK_BYTES - filled);
         let n = bytes.readInto(out, filled, want);
         if (n === 0) throw protocolError('input ended inside a content section (no flush)');
-        if (n === undefined) {
+        if (n !== undefined) blocked = true;
+        else {
           if (bytes.buffered === 0) await fillOrFail(bytes, 1, 'a content packet');
           n = bytes.copyInto(out, filled, want);
         }
@@ -262,7 +265,8 @@ export class PacketContent implements AsyncIterable<Uint8Array> {
           // Blocking reads never return to the event loop by themselves: let it run once per chunk, so that
           // buffers the consumer's threads hand back are there to read the next chunks into (fresh memory
           // would fault in page by page inside the reads).
-          await new Promise<void>((resolve) => setImmediate(resolve));
+          if (blocked) await new Promise<void>((resolve) => setImmediate(resolve));
+          blocked = false;
         }
       }
     } finally {

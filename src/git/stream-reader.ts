@@ -111,7 +111,7 @@ export abstract class ByteReader {
   }
 
   /**
-   * Reads up to `length` bytes straight into `target` at `offset`, blocking until some arrive, when nothing is
+   * Reads up to `length` (≥ 1) bytes straight into `target` at `offset`, blocking until some arrive, when nothing is
    * buffered and the source can (a descriptor with no read in flight): the bytes skip the queue and its copy.
    * Returns the count, 0 at the end of the input, or undefined when it cannot (then `fill` as usual).
    */
@@ -283,8 +283,10 @@ export class FdReader extends ByteReader {
   }
 
   override readInto(target: Uint8Array, offset: number, length: number): number | undefined {
+    // 0 means the end of the input: asking for nothing would look like it.
+    if (length <= 0) throw new RangeError(`readInto: length ${length} must be at least 1`);
     if (!this.#direct || this.bufferedBytes > 0 || this.#reading || this.failure) return undefined;
-    if (this.ended || length === 0) return 0;
+    if (this.ended) return 0;
     const n = this.#readSync(target, offset, length);
     if (n === 0) this.ended = true;
     return n;
