@@ -275,13 +275,21 @@ class Cleaner {
     const previous = this.previousParents(contentId);
     if (previous && previous.sizeBytes === sizeBytes) {
       const enc = await this.usable(previous.encoding, sizeBytes);
-      if (enc) return enc;
+      if (enc) {
+        this.reusedFrom.set(contentId, 'previous');
+        return enc;
+      }
     }
     const text = await this.repo.contentIndex.lookup(contentId);
     if (text === undefined) return undefined;
-    const enc = parseEncoding(text);
-    return enc ? this.usable(enc, sizeBytes) : undefined;
+    const parsed = parseEncoding(text);
+    const enc = parsed ? await this.usable(parsed, sizeBytes) : undefined;
+    if (enc) this.reusedFrom.set(contentId, 'index');
+    return enc;
   }
+
+  /** Where {@link lookup} found the encodings it reused, by content id (finish() records only what is new). */
+  private readonly reusedFrom = new Map<string, 'previous' | 'index'>();
 
   /** The encoding when its objects (and its parents' objects) are all in the store and its chain is short enough. */
   private async usable(enc: TensorEncoding, sizeBytes: number): Promise<TensorEncoding | undefined> {
@@ -583,7 +591,19 @@ class Cleaner {
     }
     // Objects are durable (file and directory fsynced) before anything names them: the index, then git.
     await this.repo.store.syncDirectories();
-    for (const t of tensors) await this.repo.contentIndex.record(t.contentId, printEncoding(t.encoding));
+    // The index learns what it does not know, side by side: an encoding it gave back is in it already, and one
+    // reused from the previous version is recorded only when the index has no entry for that content (a re-clean
+    // of an unchanged file writes nothing).
+    const locations = new Map<string, string>();
+    for (const t of tensors) {
+      if (this.reusedFrom.get(t.contentId) !== 'index') locations.set(t.contentId, printEncoding(t.encoding));
+    }
+    await Promise.all(
+      [...locations].map(async ([contentId, location]) => {
+        if (this.reusedFrom.get(contentId) === 'previous' && (await this.repo.contentIndex.has(contentId))) return;
+        await this.repo.contentIndex.record(contentId, location);
+      }),
+    );
     return parents;
   }
 }

@@ -34,9 +34,13 @@ describe('ContentIndex', () => {
     await index.record(idA, 'lowrank a=1 b=2 — ünïcode');
     expect(await index.lookup(idA)).toBe('lowrank a=1 b=2 — ünïcode');
     expect(await readFile(join(root, 'index', 'a1', idA), 'utf8')).toMatch(/^weft-index 1 \d+ [0-9a-f]{16}\n/);
+    expect(await index.has(idA)).toBe(true);
+    expect(await index.has(idB)).toBe(false);
     expect(await index.remove(idA)).toBe(true);
     expect(await index.remove(idA)).toBe(false);
     expect(await index.lookup(idA)).toBeUndefined();
+    expect(await index.has(idA)).toBe(false);
+    await expect(index.has('not-a-content-id')).rejects.toThrow(RangeError);
   });
 
   it('lists every readable entry and skips damaged entries and stray files', async () => {

@@ -3,7 +3,7 @@
 
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, unlink } from 'node:fs/promises';
+import { access, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorCode, storeIoError, writeFileAtomic } from './write-atomic.js';
 
@@ -63,6 +63,23 @@ export class ContentIndex {
       throw storeIoError('read', file, error);
     }
     return parseEntry(bytes);
+  }
+
+  /**
+   * Whether `contentId` has an entry (not whether it is readable: {@link lookup} says that). Cheaper than a lookup.
+   *
+   * @example
+   * if (!(await index.has(contentId))) await index.record(contentId, location);
+   */
+  async has(contentId: string): Promise<boolean> {
+    const file = this.pathOf(contentId);
+    try {
+      await access(file);
+      return true;
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return false;
+      throw storeIoError('read', file, error);
+    }
   }
 
   /**

@@ -6,6 +6,7 @@ import {
   existsSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   utimesSync,
   writeFileSync,
@@ -167,6 +168,36 @@ describe('version control with real git', () => {
     expect(again).toBe(git(repo, ['rev-parse', 'HEAD:m.safetensors']).stdout.trim());
   });
 
+  it('a re-clean of an unchanged file rewrites no content index entry, and restores a lost one', () => {
+    const repo = newRepo();
+    const tensors = Array.from({ length: 6 }, (_, i) => ({ name: `layers.${i}.weight`, shape: [128, 256] }));
+    writeFileSync(
+      join(repo, 'm.safetensors'),
+      buildSafetensors(tensors, (t, i) => Math.sin(t * 1000 + i) * 0.02),
+    );
+    git(repo, ['add', 'm.safetensors']);
+    git(repo, ['commit', '-qm', 'v1']);
+    const indexDir = join(repo, '.git', 'weft', 'index');
+    const entries = () =>
+      new Map(
+        readdirSync(indexDir).flatMap((aa) =>
+          readdirSync(join(indexDir, aa)).map((id) => [id, statSync(join(indexDir, aa, id)).ino] as const),
+        ),
+      );
+    const before = entries();
+    expect(before.size).toBe(6);
+    const [lost] = [...before.keys()];
+    rmSync(join(indexDir, lost!.slice(0, 2), lost!));
+    // A new mtime: git cleans the file again, and the filter reuses the committed encodings.
+    const future = new Date(Date.now() + 60_000);
+    utimesSync(join(repo, 'm.safetensors'), future, future);
+    git(repo, ['add', 'm.safetensors']);
+    expect(git(repo, ['status', '--porcelain']).stdout).toBe('');
+    const after = entries();
+    expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
+    // Entries are written by temp file + rename: an unchanged inode is an entry nobody rewrote.
+    for (const [id, ino] of before) if (id !== lost) expect(after.get(id), id).toBe(ino);
+  });
   it('streams a tensor too big to hold (over 64 MiB) and dedups it when added again', () => {
     const repo = newRepo();
     const big = buildSafetensors([{ name: 'embed.weight', shape: [4608, 4096] }], (_, i) => ((i * 7919) % 1000) / 5e4);
