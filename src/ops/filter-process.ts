@@ -89,8 +89,8 @@ async function zeroFillOf(
  * @example await runFilterProcess({ cwd, input: process.stdin, output: process.stdout, warn: console.error });
  */
 export async function runFilterProcess(options: FilterProcessOptions): Promise<void> {
-  // Clean and smudge load with their first request: a checkout never needs clean's formats and encoders, a
-  // re-clean never needs smudge's decoders, and either starts sooner without the other.
+  // Clean and smudge are loaded apart from the filter's start-up: smudge with its first request (it is small);
+  // clean, the bigger (formats, encoders), in the background from the start (below).
   let cleanModule: Promise<{ cleanFile: typeof CleanFile }> | undefined;
   let smudgeModule: Promise<{ smudgeFile: typeof SmudgeFile }> | undefined;
   const loadClean = () => (cleanModule ??= import('./clean.js'));
@@ -106,6 +106,9 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
   // the first clean hashes on them, the first smudge decodes on them.
   const codecs = CodecPool.shared();
   codecs?.start();
+  // The clean code (formats, encoders: ~15 ms to load) loads while git and this process shake hands, the same
+  // way: a re-clean reads git's content as soon as the request comes. A checkout does not wait for it.
+  loadClean().catch(() => {}); // a clean request awaits it and reports its failure
   // The handshake does not wait for the repository and its settings either: requests do.
   let repo!: Repo;
   let selected: TensorPredicate | undefined;

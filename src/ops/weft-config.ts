@@ -2,8 +2,8 @@
 // only reads and writes the TOML; each feature validates its own section (and names the key it rejects).
 
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { parse, stringify, TomlError } from 'smol-toml';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../store/write-atomic.js';
 
@@ -13,6 +13,16 @@ export const WEFT_CONFIG_PATH = '.weft/config.toml';
 /** A config file bigger than this is refused before parsing (it is hand-written settings, not data). */
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 
+let toml: typeof import('smol-toml') | undefined;
+/**
+ * The TOML parser, loaded on first use (its CommonJS build, so that parsing stays synchronous): most repositories
+ * have no settings file, and every filter start and most commands would otherwise load it for nothing.
+ */
+function loadToml(): typeof import('smol-toml') {
+  toml ??= createRequire(import.meta.url)('smol-toml') as typeof import('smol-toml');
+  return toml;
+}
+
 /** The parsed TOML document: plain objects, arrays, strings, numbers, booleans (TOML dates stay `Date`). */
 export type WeftConfigDocument = Record<string, unknown>;
 
@@ -21,6 +31,7 @@ export type WeftConfigDocument = Record<string, unknown>;
  * @example parseWeftConfig('[merge]\nmethod = "ties"\n', '.weft/config.toml').merge // → { method: 'ties' }
  */
 export function parseWeftConfig(text: string, fileName: string): WeftConfigDocument {
+  const { parse, TomlError } = loadToml();
   try {
     return parse(text) as WeftConfigDocument;
   } catch (error) {
@@ -63,7 +74,7 @@ export async function readWeftConfig(options: { topLevel: string }): Promise<Wef
  */
 export async function writeWeftConfig(options: { topLevel: string; config: WeftConfigDocument }): Promise<void> {
   const path = join(options.topLevel, WEFT_CONFIG_PATH);
-  await writeFileAtomic(path, Buffer.from(`${stringify(options.config)}\n`, 'utf8'), {
+  await writeFileAtomic(path, Buffer.from(`${loadToml().stringify(options.config)}\n`, 'utf8'), {
     tempDir: dirname(path),
     durable: true,
   });
