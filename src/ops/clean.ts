@@ -276,7 +276,8 @@ class Cleaner {
     if (previous && previous.sizeBytes === sizeBytes) {
       const enc = await this.usable(previous.encoding, sizeBytes);
       if (enc) {
-        this.reusedFrom.set(contentId, 'previous');
+        // Whether the index knows this content: asked now, while the rest of the file streams in.
+        if (!this.reusedFrom.has(contentId)) this.reusedFrom.set(contentId, this.indexHas(contentId));
         return enc;
       }
     }
@@ -288,8 +289,17 @@ class Cleaner {
     return enc;
   }
 
-  /** Where {@link lookup} found the encodings it reused, by content id (finish() records only what is new). */
-  private readonly reusedFrom = new Map<string, 'previous' | 'index'>();
+  /**
+   * Where {@link lookup} found the encodings it reused, by content id: 'index', or (from the previous version)
+   * whether the index has an entry for it. finish() records only what is new.
+   */
+  private readonly reusedFrom = new Map<string, 'index' | Promise<boolean>>();
+
+  private indexHas(contentId: string): Promise<boolean> {
+    const has = this.repo.contentIndex.has(contentId);
+    has.catch(() => {}); // awaited by finish()
+    return has;
+  }
 
   /** The encoding when its objects (and its parents' objects) are all in the store and its chain is short enough. */
   private async usable(enc: TensorEncoding, sizeBytes: number): Promise<TensorEncoding | undefined> {
@@ -600,7 +610,8 @@ class Cleaner {
     }
     await Promise.all(
       [...locations].map(async ([contentId, location]) => {
-        if (this.reusedFrom.get(contentId) === 'previous' && (await this.repo.contentIndex.has(contentId))) return;
+        const indexed = this.reusedFrom.get(contentId);
+        if (indexed instanceof Promise && (await indexed)) return;
         await this.repo.contentIndex.record(contentId, location);
       }),
     );
