@@ -3,4 +3,4 @@
 // function is exported by src/index.ts.
 
 export type { FilterProcessOptions } from './ops/filter-process.js';
-export { runFilterProcess } from './ops/filter-process.js';
+export { filterRuntime, runFilterProcess } from './ops/filter-process.js';

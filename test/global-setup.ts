@@ -4,7 +4,8 @@
 //    the weft CLI, servers, npm) lands there; the teardown removes it, so a run leaves nothing behind in /tmp.
 //    The workers inherit TMPDIR: vitest forks them after the global setup, with a copy of process.env.
 //    WEFT_TEST_SYSTEM_TMPDIR keeps the system temp dir for the few things meant to outlive a run (the npm tarball cache).
-// 2. Builds dist/ once: end-to-end tests run the real CLI the way git does (node dist/cli/main.js).
+// 2. Builds dist/ once (and the filter's bundle): end-to-end tests run the real CLI the way git does
+//    (node dist/cli/main.js).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -41,6 +42,8 @@ export default function setup(): () => void {
         [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
         { cwd: root, stdio: 'inherit' },
       );
+      // The filter's one-file bundle, rebuilt from that output: git runs it in the end-to-end tests.
+      execFileSync(process.execPath, [join(root, 'scripts', 'build-filter.mjs')], { cwd: root, stdio: 'inherit' });
     } catch (error) {
       teardown();
       throw error;

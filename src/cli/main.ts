@@ -2,7 +2,7 @@
 // The only file that touches `process`: parses argv against the command table, runs the command, and maps
 // errors to exit codes (0 ok, 1 "no", 2 bad input or usage with one line, 3 internal with a stack).
 
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { EXIT_BAD_INPUT, EXIT_INTERNAL, UsageError, WeftError } from '../errors.js';
 import { VERSION } from '../version.js';
@@ -59,9 +59,15 @@ async function main(argv: string[]): Promise<number> {
     selfCommand: `${shellQuote(process.execPath)} ${shellQuote(script)}`,
   };
   const [name, ...rest] = argv;
-  // git starts the filter for every add and checkout: load its module alone (half the start-up of the whole CLI).
+  // git starts the filter for every add and checkout: load its module alone (half the start-up of the whole CLI),
+  // from the one-file bundle when the build made it (scripts/build-filter.mjs: faster still).
   if (name === 'filter-process' && rest.length === 0) {
-    const { filterProcessCommand } = await import('./filter-process.js');
+    const bundle = new URL('../filter.bundle.js', import.meta.url);
+    const { filterProcessCommand } = (
+      process.env.WEFT_NO_FILTER_BUNDLE !== '1' && existsSync(bundle)
+        ? await import(bundle.href)
+        : await import('./filter-process.js')
+    ) as typeof import('./filter-process.js');
     return filterProcessCommand.run({ io, values: {}, positionals: [] });
   }
   const { COMMANDS } = await import('./commands.js');

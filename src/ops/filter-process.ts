@@ -18,6 +18,7 @@ import {
   printManifest,
 } from '../manifest/manifest.js';
 import { CodecPool } from '../store/codec-pool.js';
+import { nativeKernels } from '../store/native-kernels.js';
 import type { ObjectId } from '../store/object-codec.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { BufferPool } from './buffer-pool.js';
@@ -301,6 +302,15 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
     },
   });
   await catFile?.close();
+}
+
+/**
+ * What a filter process runs with: its codec worker threads and the native byte-plane kernels, found from the build
+ * root (src/build-root.ts). Both are optional at run time (the work then stays on one thread, in JavaScript): the
+ * tests check that the built filter, bundled or not, finds them.
+ */
+export function filterRuntime(): { codecWorkers: boolean; nativeKernels: boolean } {
+  return { codecWorkers: CodecPool.shared() !== undefined, nativeKernels: nativeKernels() !== undefined };
 }
 
 /** `[encoding] max_chain` of `.weft/config.toml` (1–64), or the default. */

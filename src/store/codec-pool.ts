@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { BUILD_ROOT } from '../build-root.js';
 import { StoreError } from '../errors.js';
 import type { CodecReply, CodecRequest, HashPiece } from './codec-worker.js';
 import { type GroupWidth, OBJECT_HEADER_BYTES, type ObjectId, parseObjectHeader } from './object-codec.js';
@@ -134,7 +135,7 @@ export class CodecPool {
    */
   static shared(): CodecPool | undefined {
     if (CodecPool.instance === undefined) {
-      const script = new URL('./codec-worker.js', import.meta.url);
+      const script = new URL('store/codec-worker.js', BUILD_ROOT);
       CodecPool.instance =
         script.protocol === 'file:' && existsSync(fileURLToPath(script))
           ? new CodecPool(script, Math.max(1, availableParallelism()))

@@ -4,6 +4,7 @@
 
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { BUILD_ROOT } from '../build-root.js';
 
 /** The addon's exports. Both check every argument and throw a TypeError or RangeError rather than crash. */
 export interface NativeKernels {
@@ -13,10 +14,8 @@ export interface NativeKernels {
   split(pieces: readonly Uint8Array[], width: number, planes: readonly Uint8Array[]): void;
 }
 
-/** Where node-gyp puts the addon: `<root>/native/build/Release`, two levels above both src/store and dist/store. */
-export const NATIVE_KERNELS_PATH = fileURLToPath(
-  new URL('../../native/build/Release/weft_kernels.node', import.meta.url),
-);
+/** Where node-gyp puts the addon: `<root>/native/build/Release`, beside both src/ and dist/. */
+export const NATIVE_KERNELS_PATH = fileURLToPath(new URL('../native/build/Release/weft_kernels.node', BUILD_ROOT));
 
 let loaded: { kernels: NativeKernels | undefined } | undefined;
 

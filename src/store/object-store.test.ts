@@ -297,7 +297,7 @@ process.stdout.write(JSON.stringify(results.map((r) => r.id)));
 });
 
 /**
- * Compiles errors.ts and the store's modules to plain ESM JavaScript under `dir`, so that a child `node`
+ * Compiles errors.ts, build-root.ts and the store's modules to plain ESM JavaScript under `dir`, so that a child `node`
  * process can run the real code (vitest transforms TypeScript only inside its own workers).
  */
 async function transpileStoreForNode(dir: string): Promise<string> {
@@ -306,9 +306,11 @@ async function transpileStoreForNode(dir: string): Promise<string> {
   const projectDir = resolve(srcDir, '..');
   const outDir = join(dir, 'compiled');
   await mkdir(join(outDir, 'src', 'store'), { recursive: true });
-  const sources = ['errors.ts', ...(await readdir(join(srcDir, 'store'))).map((name) => `store/${name}`)].filter(
-    (name) => name.endsWith('.ts') && !name.endsWith('.test.ts'),
-  );
+  const sources = [
+    'errors.ts',
+    'build-root.ts',
+    ...(await readdir(join(srcDir, 'store'))).map((name) => `store/${name}`),
+  ].filter((name) => name.endsWith('.ts') && !name.endsWith('.test.ts'));
   for (const name of sources) {
     const source = await readFile(join(srcDir, name), 'utf8');
     const { outputText } = ts.transpileModule(source, {

@@ -29,12 +29,17 @@ export function weft(cwd: string, ...args: string[]): Run {
 }
 
 /** Runs git in `cwd`; throws with git's stderr when it fails (unless `allowFail`). */
-export function git(cwd: string, args: string[], options: { allowFail?: boolean; input?: string } = {}): Run {
+export function git(
+  cwd: string,
+  args: string[],
+  options: { allowFail?: boolean; input?: string; env?: Record<string, string> } = {},
+): Run {
   const r = result(
     spawnSync('git', args, {
       cwd,
       maxBuffer: 1 << 28,
       ...(options.input !== undefined ? { input: options.input } : {}),
+      ...(options.env !== undefined ? { env: { ...process.env, ...options.env } } : {}),
     }),
   );
   if (r.code !== 0 && !options.allowFail) throw new Error(`git ${args.join(' ')} failed (${r.code}): ${r.stderr}`);

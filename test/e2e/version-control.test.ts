@@ -12,6 +12,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { unchangedSinceIndex } from '../../src/ops/unchanged-since-index.js';
 import {
@@ -21,6 +22,7 @@ import {
   FIXTURES,
   git,
   newRepo,
+  ROOT,
   sha256,
   sha256File,
   tempDir,
@@ -166,6 +168,31 @@ describe('version control with real git', () => {
     const manifest = git(repo, ['cat-file', '-p', 'HEAD:m.safetensors']).stdout;
     const again = git(repo, ['hash-object', '--path=m.safetensors', '--stdin'], { input: manifest }).stdout.trim();
     expect(again).toBe(git(repo, ['rev-parse', 'HEAD:m.safetensors']).stdout.trim());
+  });
+
+  it('the filter works alike from its one-file bundle and from its modules, with its workers and kernels', async () => {
+    // The build bundles the filter (scripts/build-filter.mjs); dist/cli/main.js runs the bundle unless told not to.
+    const bundle = join(ROOT, 'dist', 'filter.bundle.js');
+    expect(existsSync(bundle)).toBe(true);
+    const fromBundle = (await import(pathToFileURL(bundle).href)) as { filterRuntime(): unknown };
+    expect(fromBundle.filterRuntime()).toEqual({ codecWorkers: true, nativeKernels: true });
+    const repo = newRepo();
+    const tensors = Array.from({ length: 4 }, (_, i) => ({ name: `layers.${i}.weight`, shape: [256, 512] }));
+    const model = buildSafetensors(tensors, (t, i) => Math.sin(t * 7 + i) * 0.02);
+    const modules = { WEFT_NO_FILTER_BUNDLE: '1' };
+    writeFileSync(join(repo, 'a.safetensors'), model);
+    writeFileSync(join(repo, 'b.safetensors'), model);
+    git(repo, ['add', 'a.safetensors']);
+    git(repo, ['add', 'b.safetensors'], { env: modules });
+    const manifest = (path: string) => git(repo, ['cat-file', '-p', `:${path}`]).stdout;
+    expect(manifest('a.safetensors')).toMatch(/^weft 1 /);
+    expect(manifest('b.safetensors')).toBe(manifest('a.safetensors'));
+    git(repo, ['commit', '-qm', 'both']);
+    rmSync(join(repo, 'a.safetensors'));
+    rmSync(join(repo, 'b.safetensors'));
+    git(repo, ['checkout', '--', 'a.safetensors']);
+    git(repo, ['checkout', '--', 'b.safetensors'], { env: modules });
+    for (const f of ['a.safetensors', 'b.safetensors']) expect(sha256File(join(repo, f))).toBe(sha256(model));
   });
 
   it('a re-clean of an unchanged file rewrites no content index entry, and restores a lost one', () => {
