@@ -23,6 +23,8 @@ const READ_AHEAD = 8;
  * thread); smaller ones share pack objects with other tensors and are hashed here.
  */
 const WORKER_HASH_MIN_BYTES = 1024 * 1024;
+/** Tensors streamed to git ahead of their content-id check, at most (the check runs on the codec threads). */
+const MAX_UNVERIFIED_TENSORS = 16;
 
 /** A reference to read, and the running hash (on a codec worker) its bytes feed, if any. */
 interface LoadRef {
@@ -183,6 +185,8 @@ export async function* rebuildFromManifest(
       at += r.sizeBytes;
     }
   };
+  /** Content-id checks still running, oldest first. */
+  const unverified: Promise<void>[] = [];
   for (const [ti, t] of manifest.tensors.entries()) {
     yield* emitFrameUpTo(t.offsetBytes);
     const session = sessions.get(ti);
@@ -235,16 +239,28 @@ export async function* rebuildFromManifest(
       }
       throw e;
     }
-    await Promise.all(hashed);
-    const digest = session === undefined ? await (hash ?? beginTensorHash()).digest() : await pool!.digest(session);
-    if (got !== t.sizeBytes || digest !== t.contentId) {
-      throw new StoreError(
-        'STORE_CORRUPT',
-        `${pathname}: tensor ${JSON.stringify(t.name)} does not match its content id ${t.contentId.slice(0, 12)}…; run 'weft fsck'`,
-        { file: pathname, tensor: t.name },
-      );
-    }
+    // The content id is checked while the next tensors stream: a digest is answered only once its worker is done
+    // with the decodes queued before it (the read-ahead), and waiting for it here stalled the output at every
+    // tensor. git writes nothing before the whole file has come with a success status, and a mismatch found
+    // later still ends the response with an error, before the last byte.
+    const tensorHash = hash;
+    const verified = (async () => {
+      await Promise.all(hashed);
+      const digest =
+        session === undefined ? await (tensorHash ?? beginTensorHash()).digest() : await pool!.digest(session);
+      if (got !== t.sizeBytes || digest !== t.contentId) {
+        throw new StoreError(
+          'STORE_CORRUPT',
+          `${pathname}: tensor ${JSON.stringify(t.name)} does not match its content id ${t.contentId.slice(0, 12)}…; run 'weft fsck'`,
+          { file: pathname, tensor: t.name },
+        );
+      }
+    })();
+    verified.catch(() => {}); // awaited below, in order
+    unverified.push(verified);
+    while (unverified.length > MAX_UNVERIFIED_TENSORS) await unverified.shift();
     at += t.sizeBytes;
   }
+  for (const verified of unverified) await verified;
   yield* emitFrameUpTo(Number.MAX_SAFE_INTEGER);
 }

@@ -345,6 +345,30 @@ describe('version control with real git', () => {
     expect(fsck.stderr).toContain(id);
   });
 
+  it('a tensor that decodes to other bytes fails checkout by name, though later tensors were already streamed', () => {
+    const repo = newRepo();
+    const tensors = Array.from({ length: 6 }, (_, i) => ({ name: `layers.${i}.weight`, shape: [512, 1024] }));
+    writeFileSync(
+      join(repo, 'm.safetensors'),
+      buildSafetensors(tensors, (t, i) => Math.sin(t * 1000 + i) * 0.02),
+    );
+    git(repo, ['add', 'm.safetensors']);
+    git(repo, ['commit', '-qm', 'v1']);
+    const manifest = git(repo, ['cat-file', '-p', 'HEAD:m.safetensors']).stdout;
+    const objectOf = (name: string) => {
+      const id = new RegExp(`tensor "${name}" .* dense ([0-9a-f]{64})\n`).exec(manifest)![1]!;
+      return join(repo, '.git', 'weft', 'objects', id.slice(0, 2), id.slice(2, 4), id);
+    };
+    // A valid object under the first tensor's name: it decodes, to the bytes of another tensor.
+    copyFileSync(objectOf('layers.3.weight'), objectOf('layers.0.weight'));
+    writeFileSync(join(repo, 'm.safetensors'), 'changed');
+    const co = git(repo, ['checkout', '--', 'm.safetensors'], { allowFail: true });
+    expect(co.code).not.toBe(0);
+    expect(co.stderr).toContain('tensor "layers.0.weight" does not match its content id');
+    const path = join(repo, 'm.safetensors');
+    expect(!existsSync(path) || readFileSync(path).toString() === 'changed').toBe(true);
+  });
+
   it('gc deletes only unreachable objects', () => {
     const repo = newRepo();
     copyFileSync(join(DIGITS, 'base.safetensors'), join(repo, 'model.safetensors'));
