@@ -80,12 +80,22 @@ export interface CleanOptions {
   warn?: (message: string) => void;
   /** Takes back content buffers clean no longer needs (a tensor the store already holds). */
   recycle?: (buffer: ArrayBuffer) => void;
-  /** The previous version of this path (index or HEAD): its tensors are the parents of update encodings. */
-  previous?: Manifest;
+  /**
+   * The previous version of this path (index or HEAD): its tensors are the parents of update encodings. This and
+   * the two settings below may be promises: the content is read (and hashed) while they are looked up.
+   */
+  previous?: Manifest | Promise<Manifest | undefined>;
   /** Longest chain of parent links an encoding may need (a dense keyframe is stored instead). Default 8. */
-  maxChain?: number;
+  maxChain?: number | Promise<number>;
   /** Test every changed matrix for a low-rank change (default true; `[encoding] auto_low_rank = false` turns it off). */
-  autoLowRank?: boolean;
+  autoLowRank?: boolean | Promise<boolean>;
+}
+
+/** What a Cleaner decides with, besides the bytes: see CleanOptions. */
+interface CleanerSetup {
+  previous: Manifest | undefined;
+  maxChain: number | undefined;
+  autoLowRank: boolean | undefined;
 }
 
 /**
@@ -196,19 +206,25 @@ class Cleaner {
   private readonly byContent = new Map<string, ManifestTensor>();
 
   private readonly previousByName = new Map<string, ManifestTensor>();
-  private readonly previousParents: ParentLookup;
-  private readonly maxChain: number;
+  private previousParents: ParentLookup = () => undefined;
+  private maxChain = DEFAULT_MAX_CHAIN;
+  private autoLowRank = true;
+  /** Resolves once the setup is known: everything that reads the fields above waits for it first. */
+  private readonly ready: Promise<void>;
 
   constructor(
     private readonly repo: Repo,
     private readonly recycle?: (buffer: ArrayBuffer) => void,
-    previous?: Manifest,
-    maxChain?: number,
-    private readonly autoLowRank = true,
+    setup?: Promise<CleanerSetup>,
   ) {
-    for (const t of previous?.tensors ?? []) this.previousByName.set(t.name, t);
-    this.previousParents = previous ? parentLookupOf(previous) : () => undefined;
-    this.maxChain = maxChain ?? DEFAULT_MAX_CHAIN;
+    this.ready = (setup ?? Promise.resolve(undefined)).then((s) => {
+      for (const t of s?.previous?.tensors ?? []) this.previousByName.set(t.name, t);
+      if (s?.previous) this.previousParents = parentLookupOf(s.previous);
+      this.maxChain = s?.maxChain ?? DEFAULT_MAX_CHAIN;
+      this.autoLowRank = s?.autoLowRank ?? true;
+    });
+    this.ready.catch(() => {}); // surfaced through the decisions, which start with it
+    this.decisions = this.ready;
   }
 
   /**
@@ -217,6 +233,7 @@ class Cleaner {
    */
   private readonly resolved = new Map<string, ManifestParent>();
   async resolveParent(contentId: string, sizeBytes: number): Promise<ManifestParent | undefined> {
+    await this.ready;
     const mine = this.byContent.get(contentId) ?? this.previousParents(contentId);
     if (mine) return { contentId: mine.contentId, sizeBytes: mine.sizeBytes, encoding: mine.encoding };
     const cached = this.resolved.get(contentId);
@@ -270,6 +287,7 @@ class Cleaner {
 
   /** Looks a content id up in the index; the location is reused only if every object it names is present. */
   async lookup(contentId: ContentId, sizeBytes: number): Promise<ManifestTensor['encoding'] | undefined> {
+    await this.ready;
     // The previous version first: re-adding an unchanged file (a fresh clone, a touched file) must give back the
     // committed manifest exactly, or git would see a change that is not there.
     const previous = this.previousParents(contentId);
@@ -473,6 +491,7 @@ class Cleaner {
   async streamParent(
     tensor: ManifestTensor,
   ): Promise<{ contentId: ContentId; depth: number; bytes: Uint8Array } | undefined> {
+    await this.ready;
     const prev = this.previousByName.get(tensor.name);
     if (!prev || prev.dtype !== tensor.dtype || prev.sizeBytes !== tensor.sizeBytes) return undefined;
     const depth = chainDepthOf(prev.encoding) + 1;
@@ -773,12 +792,13 @@ async function cleanCheckpointStream(
   stream: ByteStream,
   checkpoint: Checkpoint,
   fileName: string,
-  recycle?: (buffer: ArrayBuffer) => void,
-  previous?: Manifest,
-  maxChain?: number,
-  autoLowRank?: boolean,
+  recycle: ((buffer: ArrayBuffer) => void) | undefined,
+  options: Pick<CleanOptions, 'previous' | 'maxChain' | 'autoLowRank'>,
 ): Promise<{ manifest: Manifest; storedBytes: number }> {
-  const cleaner = new Cleaner(repo, recycle, previous, maxChain, autoLowRank);
+  const setup = Promise.all([options.previous, options.maxChain, options.autoLowRank]).then(
+    ([previous, maxChain, autoLowRank]) => ({ previous, maxChain, autoLowRank }),
+  );
+  const cleaner = new Cleaner(repo, recycle, setup);
   const tensors: ManifestTensor[] = [];
   const frameParts: Uint8Array[] = [];
   let at = 0;
@@ -875,16 +895,7 @@ export async function cleanFile(options: CleanOptions): Promise<CleanResult> {
     }
     prefix.release();
     if (checkpoint) {
-      result = await cleanCheckpointStream(
-        repo,
-        stream,
-        checkpoint,
-        pathname,
-        options.recycle,
-        options.previous,
-        options.maxChain,
-        options.autoLowRank,
-      );
+      result = await cleanCheckpointStream(repo, stream, checkpoint, pathname, options.recycle, options);
     } else if (spool) result = await cleanSpooled(options, stream, module);
   } else if (module) {
     result = await cleanSpooled(options, stream, module);
@@ -922,16 +933,7 @@ async function cleanSpooled(
         options.warn?.(`${e.message}; storing it as opaque bytes`);
       }
       return checkpoint
-        ? await cleanCheckpointStream(
-            options.repo,
-            fromFile(),
-            checkpoint,
-            options.pathname,
-            undefined,
-            options.previous,
-            options.maxChain,
-            options.autoLowRank,
-          )
+        ? await cleanCheckpointStream(options.repo, fromFile(), checkpoint, options.pathname, undefined, options)
         : await cleanOpaque(options.repo, fromFile());
     } finally {
       await source.close();

@@ -1,8 +1,7 @@
 // `weft filter-process`: the long-running filter git starts once per command (filter.weft.process), serving
 // clean (git add) and smudge (git checkout) for every tracked file.
 
-import { createWriteStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { createWriteStream, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { UsageError, WeftError } from '../errors.js';
@@ -60,9 +59,10 @@ export interface FilterProcessOptions {
   env?: Record<string, string | undefined>;
 }
 
-async function sizeOf(path: string): Promise<number | undefined> {
+/** The size of the work-tree file (a direct `stat`: see unchangedSinceIndex), or undefined. */
+function sizeOf(path: string): number | undefined {
   try {
-    const s = await stat(path);
+    const s = statSync(path);
     return s.isFile() ? s.size : undefined;
   } catch {
     return undefined;
@@ -238,7 +238,7 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
         // git waits with the content in the pipe until this reads it: what can run side by side does.
         const previousP = previousOf(request.pathname);
         previousP.catch(() => {}); // awaited below
-        const sizeHint = await sizeOf(join(repo.topLevel, request.pathname));
+        const sizeHint = sizeOf(join(repo.topLevel, request.pathname));
         if (sizeHint !== undefined && sizeHint >= UNCHANGED_CHECK_MIN_BYTES) {
           // A big file git asks about only because its entry is racily clean: answered without hashing it.
           const indexFile = options.env ? defaultIndexPath(repo.gitDir, options.env) : undefined;
@@ -254,13 +254,16 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
           });
           if (unchanged) return unchanged; // git's content is drained, unread
         }
-        await ready;
-        const previous = await previousP;
         const { cleanFile } = await cleanModuleP;
+        // The content is read and hashed while the previous version and the settings are looked up.
+        const maxChainP = ready.then(() => maxChain);
+        const autoLowRankP = ready.then(() => autoLowRank);
+        maxChainP.catch(() => {}); // a failure reaches clean through them, and the request below
+        autoLowRankP.catch(() => {});
         const result = await cleanFile({
-          ...(previous ? { previous } : {}),
-          maxChain,
-          autoLowRank,
+          previous: previousP,
+          maxChain: maxChainP,
+          autoLowRank: autoLowRankP,
           repo,
           pathname: request.pathname,
           content: request.content,
@@ -268,6 +271,8 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
           recycle: (buffer) => pool.give(buffer),
           warn: options.warn,
         });
+        await ready;
+        const previous = await previousP;
         // Partial checkout (partial.ts): tensors that were never materialised keep their previous entries.
         const kept =
           selected && previous && result.manifest
