@@ -241,6 +241,34 @@ describe('PktLineReader on a descriptor (content read straight into its buffers)
     });
   });
 
+  it('drains a section with direct reads, read in part or not at all, and reads on after it', async () => {
+    await withTempDir(async (dir) => {
+      const bytes = randomBytes(3 * 1024 * 1024 + 17);
+      const file = join(dir, 'input');
+      const one = session(bytes, [PKT_MAX_DATA_BYTES, 5, PKT_MAX_DATA_BYTES, 0]);
+      writeFileSync(file, Buffer.concat([one, one]));
+      const fd = openSync(file, 'r');
+      try {
+        const reader = new PktLineReader({ fd });
+        // Read one chunk, then drain the rest.
+        expect(await reader.readTextListUntilFlush()).toEqual(['command=clean']);
+        const section = reader.readContent();
+        const iterator = section[Symbol.asyncIterator]();
+        expect((await iterator.next()).value).toHaveLength(CONTENT_CHUNK_BYTES);
+        expect(await section.drain()).toBe(bytes.length - CONTENT_CHUNK_BYTES);
+        expect(section.sizeBytes).toBe(bytes.length);
+        expect(await reader.readTextListUntilFlush()).toEqual(['after']);
+        // Drain a whole section unread (a filter that answers without the content).
+        expect(await reader.readTextListUntilFlush()).toEqual(['command=clean']);
+        expect(await reader.readContent().drain()).toBe(bytes.length);
+        expect(await reader.readTextListUntilFlush()).toEqual(['after']);
+        expect(await reader.readPacket()).toBe('eof');
+      } finally {
+        closeSync(fd);
+      }
+    });
+  });
+
   it('reads a blocking pipe (a FIFO) that a slow writer fills in uneven pieces', async () => {
     await withTempDir(async (dir) => {
       const bytes = randomBytes(2 * 1024 * 1024 + 5);

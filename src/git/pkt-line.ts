@@ -14,6 +14,10 @@ export const PKT_MAX_DATA_BYTES = PKT_MAX_LENGTH - 4;
  * enough that per-chunk costs vanish, small enough that a 1 GiB stream never holds more than a few MiB.
  */
 export const CONTENT_CHUNK_BYTES = 1024 * 1024;
+/** What a drain reads at a time (a packet's payload is at most 65 516 bytes). */
+const DRAIN_SCRATCH_BYTES = 64 * 1024;
+/** A drain of direct reads returns to the event loop after this many bytes. */
+const DRAIN_YIELD_BYTES = 16 * 1024 * 1024;
 /** The writer's batch: a whole number of full packets, ~1 MiB. */
 const BATCH_BYTES = 16 * PKT_MAX_LENGTH;
 /**
@@ -199,22 +203,43 @@ export class PacketContent implements AsyncIterable<Uint8Array> {
     return this.#chunks();
   }
 
-  /** Discards the rest of the section up to and including its flush; returns the bytes discarded. */
+  /**
+   * Discards the rest of the section up to and including its flush; returns the bytes discarded. Like reading,
+   * it takes the bytes straight from the descriptor where it can (a 1 GiB file git sends a filter that answers
+   * without it — a racily clean file — drains in about half the time), through the queue otherwise.
+   */
   async drain(): Promise<number> {
     this.#drained = true;
     let discarded = 0;
+    let sinceYield = 0;
+    let scratch: Uint8Array | undefined;
     const bytes = this.#bytes;
-    while (!this.#finished) {
-      if (this.#remaining === 0) {
-        await this.#nextPacket();
-        continue;
+    bytes.setDirect(true);
+    try {
+      while (!this.#finished) {
+        if (this.#remaining === 0) {
+          bytes.fillSync(4);
+          await this.#nextPacket();
+          continue;
+        }
+        scratch ??= new Uint8Array(DRAIN_SCRATCH_BYTES);
+        let n = bytes.readInto(scratch, 0, Math.min(this.#remaining, scratch.length));
+        if (n === 0) throw protocolError('input ended inside a content section (no flush)');
+        if (n === undefined) {
+          await fillOrFail(bytes, 1, 'a content packet');
+          n = Math.min(this.#remaining, bytes.buffered);
+          bytes.skip(n);
+        } else if ((sinceYield += n) >= DRAIN_YIELD_BYTES) {
+          // Blocking reads never return to the event loop by themselves: let it run now and then.
+          sinceYield = 0;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        this.#remaining -= n;
+        this.#sizeBytes += n;
+        discarded += n;
       }
-      await fillOrFail(bytes, 1, 'a content packet');
-      const n = Math.min(this.#remaining, bytes.buffered);
-      bytes.skip(n);
-      this.#remaining -= n;
-      this.#sizeBytes += n;
-      discarded += n;
+    } finally {
+      bytes.setDirect(false);
     }
     return discarded;
   }
