@@ -370,6 +370,9 @@ class Cleaner {
         }
       }
     });
+    // A failure (a bad setting, a store error) surfaces where the decisions are awaited (bound, finish): until
+    // then it must not count as unhandled, which would end the process.
+    done.catch(() => {});
     this.decisions = done;
     this.heldBytes.push({ bytes: tensor.sizeBytes, done });
   }
@@ -381,6 +384,7 @@ class Cleaner {
       if (enc) tensor.encoding = enc;
       if (!this.byContent.has(tensor.contentId)) this.byContent.set(tensor.contentId, tensor);
     });
+    this.decisions.catch(() => {}); // surfaces in finish(), as above
   }
 
   /** Waits until tensors received but not yet handed to the store hold at most `limit` bytes. */
@@ -770,6 +774,7 @@ async function cleanTensor(
     }
     return found;
   })();
+  known.catch(() => {}); // awaited in the decisions (adopt)
   cleaner.adopt(tensor, known);
   return tensor;
 }

@@ -4,6 +4,7 @@ import {
   copyFileSync,
   cpSync,
   existsSync,
+  mkdirSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -367,6 +368,18 @@ describe('version control with real git', () => {
     expect(co.stderr).toContain('tensor "layers.0.weight" does not match its content id');
     const path = join(repo, 'm.safetensors');
     expect(!existsSync(path) || readFileSync(path).toString() === 'changed').toBe(true);
+  });
+
+  it('a settings file that cannot be read fails the add with its error (clean reads on meanwhile)', () => {
+    const repo = newRepo();
+    copyFileSync(join(DIGITS, 'base.safetensors'), join(repo, 'model.safetensors'));
+    mkdirSync(join(repo, '.weft', 'config.toml'), { recursive: true }); // a directory: reading it fails
+    const add = git(repo, ['add', 'model.safetensors'], { allowFail: true });
+    expect(add.code).not.toBe(0);
+    expect(add.stderr).toContain('EISDIR');
+    expect(add.stderr).toContain("clean filter 'weft' failed");
+    expect(add.stderr).not.toMatch(/unhandled|internal error|hung up/i); // the filter reported it and lived on
+    expect(git(repo, ['status', '--porcelain', 'model.safetensors']).stdout).toBe('?? model.safetensors\n');
   });
 
   it('gc deletes only unreachable objects', () => {
