@@ -1,7 +1,8 @@
 // `npm run build` (after tsc): bundles the filter process — `weft filter-process`, which git starts for every
 // `git add` and `git checkout` of a tracked file — into one file, dist/filter.bundle.js. Node loads one file of
 // ~430 KB in a fraction of the time it takes to load the ~64 modules it is made of (a re-clean of 1 GiB: 0.90 s ->
-// 0.85 s; docs/benchmarks.md). dist/cli/main.js runs it when it is there (WEFT_NO_FILTER_BUNDLE=1 runs the modules).
+// 0.85 s; docs/benchmarks.md). dist/cli/main.js runs it when it is there and not older than
+// dist/cli/filter-process.js: a `tsc` run alone leaves the modules running (so does WEFT_NO_FILTER_BUNDLE=1).
 //
 // - Input is tsc's output (dist/**/*.js), so the bundle is exactly the code the tests build and check.
 // - errors.js stays a module of its own, shared with dist/cli/main.js: one WeftError class in the process.

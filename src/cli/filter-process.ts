@@ -1,11 +1,10 @@
 // `weft filter-process`: git's long-running clean/smudge filter (run by git, not by people).
 
 import { runFilterProcess } from '../filter.js';
+import type { CommandSpec } from './command.js';
 
 // For the tests: what the built filter (its one-file bundle included) finds at run time.
 export { filterRuntime } from '../filter.js';
-
-import type { CommandSpec } from './command.js';
 
 export const filterProcessCommand: CommandSpec = {
   name: 'filter-process',

@@ -2,7 +2,7 @@
 // The only file that touches `process`: parses argv against the command table, runs the command, and maps
 // errors to exit codes (0 ok, 1 "no", 2 bad input or usage with one line, 3 internal with a stack).
 
-import { existsSync, realpathSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { EXIT_BAD_INPUT, EXIT_INTERNAL, UsageError, WeftError } from '../errors.js';
 import { VERSION } from '../version.js';
@@ -43,6 +43,18 @@ function mainHelp(COMMANDS: readonly CommandSpec[]): string {
   ].join('\n');
 }
 
+/**
+ * dist/filter.bundle.js when the build made it from the modules that are there now: tsc rewrites every module it
+ * emits, so a bundle older than the filter's entry module is from an earlier build (a `tsc` run alone), and the
+ * modules run instead of stale code.
+ */
+function freshFilterBundle(): URL | undefined {
+  const bundle = new URL('../filter.bundle.js', import.meta.url);
+  const built = statSync(bundle, { throwIfNoEntry: false });
+  const entry = statSync(new URL('./filter-process.js', import.meta.url), { throwIfNoEntry: false });
+  return built && entry && built.mtimeMs >= entry.mtimeMs ? bundle : undefined;
+}
+
 async function main(argv: string[]): Promise<number> {
   const script = process.argv[1] ? realpathSync(process.argv[1]) : '';
   const io: CliIO = {
@@ -62,11 +74,9 @@ async function main(argv: string[]): Promise<number> {
   // git starts the filter for every add and checkout: load its module alone (half the start-up of the whole CLI),
   // from the one-file bundle when the build made it (scripts/build-filter.mjs: faster still).
   if (name === 'filter-process' && rest.length === 0) {
-    const bundle = new URL('../filter.bundle.js', import.meta.url);
+    const bundle = process.env.WEFT_NO_FILTER_BUNDLE === '1' ? undefined : freshFilterBundle();
     const { filterProcessCommand } = (
-      process.env.WEFT_NO_FILTER_BUNDLE !== '1' && existsSync(bundle)
-        ? await import(bundle.href)
-        : await import('./filter-process.js')
+      bundle ? await import(bundle.href) : await import('./filter-process.js')
     ) as typeof import('./filter-process.js');
     return filterProcessCommand.run({ io, values: {}, positionals: [] });
   }

@@ -229,10 +229,13 @@ export class PacketContent implements AsyncIterable<Uint8Array> {
           await fillOrFail(bytes, 1, 'a content packet');
           n = Math.min(this.#remaining, bytes.buffered);
           bytes.skip(n);
-        } else if ((sinceYield += n) >= DRAIN_YIELD_BYTES) {
-          // Blocking reads never return to the event loop by themselves: let it run now and then.
-          sinceYield = 0;
-          await new Promise((resolve) => setImmediate(resolve));
+        } else {
+          sinceYield += n;
+          if (sinceYield >= DRAIN_YIELD_BYTES) {
+            // Blocking reads never return to the event loop by themselves: let it run now and then.
+            sinceYield = 0;
+            await new Promise((resolve) => setImmediate(resolve));
+          }
         }
         this.#remaining -= n;
         this.#sizeBytes += n;

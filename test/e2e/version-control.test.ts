@@ -9,6 +9,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -169,6 +170,35 @@ describe('version control with real git', () => {
     const manifest = git(repo, ['cat-file', '-p', 'HEAD:m.safetensors']).stdout;
     const again = git(repo, ['hash-object', '--path=m.safetensors', '--stdin'], { input: manifest }).stdout.trim();
     expect(again).toBe(git(repo, ['rev-parse', 'HEAD:m.safetensors']).stdout.trim());
+  });
+
+  it('runs the bundle only when it is as new as the modules it was built from (tsc alone leaves the modules)', () => {
+    // A copy of the build whose bundle only throws: whether it ran shows in git's output.
+    const root = tempDir('weft-build-');
+    cpSync(join(ROOT, 'dist'), join(root, 'dist'), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'), 'dir');
+    symlinkSync(join(ROOT, 'native'), join(root, 'native'), 'dir');
+    const bundle = join(root, 'dist', 'filter.bundle.js');
+    writeFileSync(bundle, "throw new Error('the bundle ran');\n");
+    const filter = [
+      '-c',
+      `filter.weft.process=${process.execPath} ${join(root, 'dist', 'cli', 'main.js')} filter-process`,
+    ];
+    const repo = newRepo();
+    const tensors = [{ name: 'w', shape: [64, 64] }];
+    writeFileSync(
+      join(repo, 'm.safetensors'),
+      buildSafetensors(tensors, (_, i) => i * 0.001),
+    );
+    const newer = new Date(Date.now() + 60_000);
+    utimesSync(bundle, newer, newer);
+    const ran = git(repo, [...filter, 'add', 'm.safetensors'], { allowFail: true });
+    expect(ran.code).not.toBe(0);
+    expect(ran.stderr).toContain('the bundle ran');
+    const older = new Date(Date.now() - 3_600_000);
+    utimesSync(bundle, older, older);
+    git(repo, [...filter, 'add', 'm.safetensors']);
+    expect(git(repo, ['cat-file', '-p', ':m.safetensors']).stdout).toMatch(/^weft 1 /);
   });
 
   it('the filter works alike from its one-file bundle and from its modules, with its workers and kernels', async () => {
