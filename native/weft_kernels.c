@@ -1,7 +1,11 @@
 // Native byte-plane kernels for src/store/byte-planes.ts (loaded by src/store/native-kernels.ts): interleave byte
 // planes into elements of 1, 2, 4 or 8 bytes and back, SSE2 where the compiler targets it, plain loops elsewhere.
 // Every argument is checked before any byte moves; bad ones throw a TypeError or RangeError, never crash.
+// Also the one system call Node lacks that the filter wants: a pipe's buffer size (fcntl F_SETPIPE_SZ, Linux).
 
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE // F_SETPIPE_SZ / F_GETPIPE_SZ
+#endif
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <stdint.h>
@@ -11,6 +15,10 @@
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
+#if defined(__linux__)
+#include <errno.h>
+#include <fcntl.h>
 #endif
 
 #define MAX_WIDTH 8
@@ -416,10 +424,80 @@ static napi_value split(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// pipeSize(fd, bytes): asks for a buffer of `bytes` on the pipe `fd` (0: leaves it as it is) and returns the size
+// it has afterwards, or -errno (not a pipe, over the unprivileged limit, …); -ENOSYS where there is no such call.
+static napi_value pipe_size(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL), "weft_kernels: cannot read the arguments");
+  if (argc < 2) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "weft_kernels: pipeSize(fd, bytes) takes 2 arguments");
+    return NULL;
+  }
+  double fd = -1, bytes = -1;
+  napi_valuetype type;
+  for (int i = 0; i < 2; i++) {
+    CALL(env, napi_typeof(env, argv[i], &type), "weft_kernels: cannot read an argument");
+    if (type != napi_number) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "weft_kernels: pipeSize(fd, bytes) takes two numbers");
+      return NULL;
+    }
+  }
+  CALL(env, napi_get_value_double(env, argv[0], &fd), "weft_kernels: cannot read fd");
+  CALL(env, napi_get_value_double(env, argv[1], &bytes), "weft_kernels: cannot read bytes");
+  if (!(fd >= 0 && fd <= INT32_MAX && fd == (double)(int32_t)fd) ||
+      !(bytes >= 0 && bytes <= INT32_MAX && bytes == (double)(int32_t)bytes)) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE",
+                           "weft_kernels: pipeSize: fd and bytes must be whole numbers from 0 to 2^31-1");
+    return NULL;
+  }
+  int32_t answer;
+#if defined(__linux__) && defined(F_SETPIPE_SZ)
+  int r = bytes > 0 ? fcntl((int)fd, F_SETPIPE_SZ, (int)bytes) : fcntl((int)fd, F_GETPIPE_SZ);
+  answer = r >= 0 ? r : -errno;
+#else
+  answer = -38; // ENOSYS on Linux; other systems have no pipe size to set
+#endif
+  CALL(env, napi_create_int32(env, answer, &result), "weft_kernels: cannot return the size");
+  return result;
+}
+
+// blocking(fd): clears O_NONBLOCK on `fd` (a pipe git shares with this process: Node turns the descriptors it
+// wraps in streams non-blocking, and the filter reads and writes them with blocking calls). 0, or -errno.
+static napi_value blocking(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL), "weft_kernels: cannot read the arguments");
+  napi_valuetype type = napi_undefined;
+  if (argc >= 1) CALL(env, napi_typeof(env, argv[0], &type), "weft_kernels: cannot read an argument");
+  if (type != napi_number) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "weft_kernels: blocking(fd) takes a number");
+    return NULL;
+  }
+  double fd = -1;
+  CALL(env, napi_get_value_double(env, argv[0], &fd), "weft_kernels: cannot read fd");
+  if (!(fd >= 0 && fd <= INT32_MAX && fd == (double)(int32_t)fd)) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "weft_kernels: blocking: fd must be a whole number from 0 to 2^31-1");
+    return NULL;
+  }
+  int32_t answer = 0;
+#if defined(__linux__)
+  int flags = fcntl((int)fd, F_GETFL);
+  if (flags < 0) answer = -errno;
+  else if ((flags & O_NONBLOCK) != 0 && fcntl((int)fd, F_SETFL, flags & ~O_NONBLOCK) != 0) answer = -errno;
+#else
+  answer = -38;
+#endif
+  CALL(env, napi_create_int32(env, answer, &result), "weft_kernels: cannot return the answer");
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor properties[] = {
       {"join", NULL, join, NULL, NULL, NULL, napi_enumerable, NULL},
       {"split", NULL, split, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pipeSize", NULL, pipe_size, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"blocking", NULL, blocking, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties) != napi_ok) {
     return NULL;

@@ -17,7 +17,8 @@ export const filterProcessCommand: CommandSpec = {
       cwd: io.cwd,
       // git's pipe is read straight from fd 0 into reused buffers (no stream, no garbage per 64 KiB read).
       input: io.processStdio ? { fd: 0 } : io.stdin,
-      output: io.stdout,
+      // With this process's stdio the filter writes fd 1 itself: process.stdout is never built (see main.ts).
+      ...(io.processStdio ? {} : { output: io.stdout }),
       growStdioPipes: io.processStdio,
       env: io.env,
       warn: (message) => io.stderr.write(`weft: ${message.split('\n')[0]}\n`),

@@ -64,7 +64,10 @@ async function main(argv: string[]): Promise<number> {
     get stdin() {
       return process.stdin;
     },
-    stdout: process.stdout,
+    // Lazily too: building process.stdout makes fd 1 non-blocking, and the filter process writes fd 1 itself.
+    get stdout() {
+      return process.stdout;
+    },
     stderr: process.stderr,
     processStdio: true,
     stderrIsTTY: process.stderr.isTTY === true,
@@ -80,6 +83,11 @@ async function main(argv: string[]): Promise<number> {
     ) as typeof import('./filter-process.js');
     return filterProcessCommand.run({ io, values: {}, positionals: [] });
   }
+  // `weft log | head`: a closed stdout ends the command quietly. (Not for the filter: building process.stdout makes
+  // fd 1 non-blocking.)
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+  });
   const { COMMANDS } = await import('./commands.js');
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const target = name === 'help' ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
@@ -116,10 +124,6 @@ async function main(argv: string[]): Promise<number> {
 if (process.env.WEFT_REPORT_MAXRSS) {
   process.on('exit', () => process.stderr.write(`weft: max-rss-bytes ${process.resourceUsage().maxRSS * 1024}\n`));
 }
-
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(0);
-});
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -32,7 +32,7 @@ import {
   type TensorPredicate,
   tensorsToZeroFill,
 } from './partial.js';
-import { openRepo, type Repo } from './repo.js';
+import { openRepoAtTopLevel, type Repo } from './repo.js';
 import type { smudgeFile as SmudgeFile } from './smudge.js';
 import { DEFAULT_MAX_CHAIN, MAX_DECODE_DEPTH } from './tensor-decode.js';
 import { defaultIndexPath, unchangedSinceIndex } from './unchanged-since-index.js';
@@ -47,7 +47,8 @@ const POOL_IDLE_BUFFERS = 64;
 export interface FilterProcessOptions {
   cwd: string;
   input: Readable | { fd: number };
-  output: Writable;
+  /** Where answers go; with `growStdioPipes` (and only then) it may be left out: fd 1 is written directly. */
+  output?: Writable;
   /** One-line messages for the user (git shows the filter's stderr). */
   warn: (message: string) => void;
   /**
@@ -96,17 +97,22 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
   let smudgeModule: Promise<{ smudgeFile: typeof SmudgeFile }> | undefined;
   const loadClean = () => (cleanModule ??= import('./clean.js'));
   const loadSmudge = () => (smudgeModule ??= import('./smudge.js'));
-  let output = options.output;
-  if (options.growStdioPipes) {
-    void growPipes(); // in the background: the handshake does not wait for it
+  // The worker threads (hashing, encoding, decoding) start now, loading while git and this process shake hands:
+  // the first clean hashes on them, the first smudge decodes on them. First of all: a Worker builds process.stdout
+  // (to pass its output on), which makes fd 1 non-blocking, and the pipes are made blocking below.
+  const codecs = CodecPool.shared();
+  codecs?.start();
+  let output: Writable;
+  if (!options.growStdioPipes) {
+    if (!options.output) throw new TypeError('runFilterProcess: no output (give one, or growStdioPipes)');
+    output = options.output;
+  } else {
+    // Blocking descriptors, 1 MiB pipes: two system calls each with the native addon; with perl, in the background.
+    void growPipes();
     // process.stdout writes to a pipe synchronously on Linux: while git drains a checkout, the thread that hashes
     // and schedules decoding would sit blocked. Writes through an fs stream on fd 1 run on libuv's pool instead.
     output = createWriteStream('', { fd: 1, autoClose: false, highWaterMark: 4 * 1024 * 1024 });
   }
-  // The worker threads (hashing, encoding, decoding) start now, loading while git and this process shake hands:
-  // the first clean hashes on them, the first smudge decodes on them.
-  const codecs = CodecPool.shared();
-  codecs?.start();
   // The clean code (formats, encoders: ~15 ms to load) loads while git and this process shake hands, the same
   // way: a re-clean reads git's content as soon as the request comes. A checkout does not wait for it.
   loadClean().catch(() => {}); // a clean request awaits it and reports its failure
@@ -116,7 +122,8 @@ export async function runFilterProcess(options: FilterProcessOptions): Promise<v
   let maxChain = DEFAULT_MAX_CHAIN;
   let autoLowRank = true;
   // Clean needs only the repository to begin (its index entry, its previous version); the settings come later.
-  const repoReady = openRepo({ cwd: options.cwd }).then((opened) => {
+  // git runs the filter in the work tree's top level: the plain layout is read there without starting git.
+  const repoReady = openRepoAtTopLevel({ cwd: options.cwd, env: options.env ?? process.env }).then((opened) => {
     repo = opened;
   });
   repoReady.catch(() => {}); // each request awaits it and reports its failure

@@ -4,7 +4,6 @@
 // this: it refuses whenever two branches touch the same file.
 
 import { rm } from 'node:fs/promises';
-import process from 'node:process';
 import { UsageError } from '../errors.js';
 import type { HalvingRound } from '../eval/successive-halving.js';
 import { runGit } from '../git/run-git.js';

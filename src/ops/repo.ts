@@ -1,6 +1,7 @@
 // A Weft repository: the git work tree it lives in and the store under the common git dir (so linked worktrees
 // share one store). Opening does not create anything.
 
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { resolveCommonDir, resolveGitDir, resolveTopLevel, runGit } from '../git/run-git.js';
 import { ContentIndex } from '../store/content-index.js';
@@ -46,6 +47,54 @@ export async function openRepo(options: { cwd: string }): Promise<Repo> {
   const [topLevel, gitDir, commonDir] = (await resolveAllAtOnce(options.cwd)) ?? [
     ...(await Promise.all([resolveTopLevel(options.cwd), resolveGitDir(options.cwd), resolveCommonDir(options.cwd)])),
   ];
+  return repoAt(topLevel, gitDir, commonDir);
+}
+
+/**
+ * The repository whose work tree's top level is `cwd`, found without starting git when the layout is the plain
+ * one (no GIT_DIR, GIT_WORK_TREE or GIT_COMMON_DIR in `env`, and a `.git` folder — or a `.git` file naming one,
+ * as linked worktrees and submodules have — right in `cwd`, with a HEAD); otherwise as {@link openRepo}. For the
+ * filter process, which git starts in the top level: `git rev-parse` there costs a process start before the
+ * first byte of a clean can be read.
+ * @example const repo = await openRepoAtTopLevel({ cwd: process.cwd(), env: process.env });
+ */
+export async function openRepoAtTopLevel(options: {
+  cwd: string;
+  env: Record<string, string | undefined>;
+}): Promise<Repo> {
+  const found = findGitDirs(options.cwd, options.env);
+  return found ? repoAt(options.cwd, found.gitDir, found.commonDir) : openRepo({ cwd: options.cwd });
+}
+
+/** `cwd/.git`'s git dir and common dir (real paths, as `git rev-parse` gives them), or undefined when not plain. */
+export function findGitDirs(
+  cwd: string,
+  env: Record<string, string | undefined>,
+): { gitDir: string; commonDir: string } | undefined {
+  if (env.GIT_DIR !== undefined || env.GIT_WORK_TREE !== undefined || env.GIT_COMMON_DIR !== undefined) return;
+  try {
+    const dotGit = join(cwd, '.git');
+    let gitDir = dotGit;
+    if (statSync(dotGit).isFile()) {
+      const text = readFileSync(dotGit, 'utf8');
+      const m = /^gitdir: (.+?)\r?\n?$/.exec(text);
+      if (!m) return;
+      gitDir = resolve(cwd, m[1]!);
+    }
+    if (!statSync(join(gitDir, 'HEAD')).isFile()) return;
+    let commonDir = gitDir;
+    try {
+      commonDir = resolve(gitDir, readFileSync(join(gitDir, 'commondir'), 'utf8').replace(/\r?\n$/, ''));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return;
+    }
+    return { gitDir: realpathSync.native(gitDir), commonDir: realpathSync.native(commonDir) };
+  } catch {
+    return; // no .git here, or one git must judge: ask it
+  }
+}
+
+function repoAt(topLevel: string, gitDir: string, commonDir: string): Repo {
   const weftDir = join(commonDir, 'weft');
   return {
     topLevel,

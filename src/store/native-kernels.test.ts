@@ -2,8 +2,9 @@
 // byte for byte the JavaScript kernels' output on every width, length, alignment and cut into pieces, and bad
 // arguments thrown as errors, never a crash. Skipped, visibly, where the addon is not built.
 
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type GroupWidth, joinPlanes, joinPlanesJs, splitPieces, splitPiecesJs } from './byte-planes.js';
@@ -137,7 +138,7 @@ describe.skipIf(native === undefined)('native kernels against the JavaScript one
   });
 
   it('throw TypeError or RangeError for bad arguments instead of crashing', () => {
-    const k = kernels as unknown as Record<'join' | 'split', (...args: unknown[]) => void>;
+    const k = kernels as unknown as Record<'join' | 'split' | 'pipeSize', (...args: unknown[]) => void>;
     const p2 = [new Uint8Array(8), new Uint8Array(8)];
     const out = new Uint8Array(16);
     const bad: [() => void, typeof TypeError | typeof RangeError][] = [
@@ -166,8 +167,25 @@ describe.skipIf(native === undefined)('native kernels against the JavaScript one
       [() => k.split([new Uint8Array(16)], 4, p2), RangeError],
       [() => k.split([new Uint8Array(16)], 2, [p2[0], new Uint8Array(9)]), RangeError],
       [() => k.split([new Uint8Array(16)], 2, [p2[0], {}]), TypeError],
+      [() => k.pipeSize(0), TypeError],
+      [() => k.pipeSize('0', 0), TypeError],
+      [() => k.pipeSize(-1, 0), RangeError],
+      [() => k.pipeSize(0, 1.5), RangeError],
+      [() => k.pipeSize(0, 2 ** 31), RangeError],
     ];
     for (const [call, error] of bad) expect(call).toThrow(error);
+  });
+
+  it.runIf(process.platform === 'linux')('pipeSize answers -errno for a descriptor that is not a pipe', () => {
+    const pipeSize = kernels.pipeSize!;
+    const fd = openSync(fileURLToPath(import.meta.url), 'r');
+    try {
+      expect(pipeSize(fd, 0)).toBeLessThan(0);
+      expect(pipeSize(fd, 1 << 20)).toBeLessThan(0);
+    } finally {
+      closeSync(fd);
+    }
+    expect(pipeSize(2 ** 31 - 1, 0)).toBe(-9); // EBADF
   });
 
   it('refuse an output that shares memory with an input', () => {

@@ -12,6 +12,13 @@ export interface NativeKernels {
   join(planes: readonly Uint8Array[], width: number, out: Uint8Array): void;
   /** Splits the concatenation of `pieces` (n × width bytes) into `width` planes of n bytes. */
   split(pieces: readonly Uint8Array[], width: number, planes: readonly Uint8Array[]): void;
+  /**
+   * Linux's fcntl F_SETPIPE_SZ (`bytes` > 0) or F_GETPIPE_SZ (`bytes` = 0) on `fd`: the pipe's buffer size
+   * afterwards, or -errno. Absent from an addon built before it existed.
+   */
+  pipeSize?(fd: number, bytes: number): number;
+  /** Clears O_NONBLOCK on `fd` (Linux): 0, or -errno. Absent from an addon built before it existed. */
+  blocking?(fd: number): number;
 }
 
 /** Where node-gyp puts the addon: `<root>/native/build/Release`, beside both src/ and dist/. */

@@ -4,7 +4,6 @@
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import process from 'node:process';
 import { StoreError } from '../errors.js';
 
 /** Options of {@link writeFileAtomic}. */
