@@ -1,5 +1,6 @@
-# The native byte-plane kernels (weft_kernels.c), built by scripts/build-native.mjs with npm's node-gyp against
-# Node's installed headers. C only, -O3; SSE2 is the x86-64 baseline, other targets get the plain loops.
+# The native byte-plane kernels (weft_kernels.c) and, on Linux, the filter client git starts (weft_filter_client.c:
+# hands git's pipes to a warm filter process), built by scripts/build-native.mjs with npm's node-gyp against Node's
+# installed headers. C only, -O3; SSE2 is the x86-64 baseline, other targets get the plain loops.
 {
   'targets': [
     {
@@ -15,6 +16,14 @@
       'msvs_settings': {
         'VCCLCompilerTool': { 'Optimization': 2 },
       },
+    },
+    {
+      'target_name': 'weft_filter_client',
+      'type': 'executable',
+      'sources': ['weft_filter_client.c'],
+      'cflags': ['-O2', '-std=c11', '-Wall'],
+      'ldflags': ['-Wl,-z,noexecstack', '-Wl,-z,relro', '-Wl,-z,now'],
+      'conditions': [['OS!="linux"', { 'type': 'none', 'sources': [] }]],
     },
   ],
 }

@@ -19,6 +19,12 @@
 #if defined(__linux__)
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
 #endif
 
 #define MAX_WIDTH 8
@@ -492,12 +498,222 @@ static napi_value blocking(napi_env env, napi_callback_info info) {
   return result;
 }
 
+#if defined(__linux__)
+
+// ---------------------------------------------------------------------------------------------------------------
+// The warm filter process's side of the hand-over (native/weft_filter_client.c is the other; the protocol is
+// described there). Linux only: elsewhere these functions answer -ENOSYS / undefined and Weft runs cold.
+
+#define WARM_MAGIC "WEFTWARM1"
+#define WARM_MAGIC_BYTES 9
+#define WARM_MAX_ARGV_BYTES (64 * 1024)
+#define WARM_MAX_ENV_BYTES (4 * 1024 * 1024)
+
+static int get_int_arg(napi_env env, napi_value value, const char *what, int32_t *out) {
+  napi_valuetype type;
+  double d;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_number ||
+      napi_get_value_double(env, value, &d) != napi_ok || !(d >= 0 && d <= INT32_MAX && d == (double)(int32_t)d)) {
+    char message[128];
+    snprintf(message, sizeof message, "weft_kernels: %s must be a whole number from 0 to 2^31-1", what);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
+    return 0;
+  }
+  *out = (int32_t)d;
+  return 1;
+}
+
+static napi_value int_result(napi_env env, int32_t value) {
+  napi_value result;
+  if (napi_create_int32(env, value, &result) != napi_ok) return NULL;
+  return result;
+}
+
+// warmListen(path): a listening Unix socket at `path` (close-on-exec, mode 0600), or -errno.
+static napi_value warm_listen(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL), "weft_kernels: cannot read the arguments");
+  char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+  size_t length = 0;
+  napi_valuetype type = napi_undefined;
+  if (argc >= 1) CALL(env, napi_typeof(env, argv[0], &type), "weft_kernels: cannot read an argument");
+  if (type != napi_string) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "weft_kernels: warmListen(path) takes a string");
+    return NULL;
+  }
+  CALL(env, napi_get_value_string_utf8(env, argv[0], NULL, 0, &length), "weft_kernels: cannot read path");
+  if (length == 0 || length >= sizeof path) return int_result(env, -ENAMETOOLONG);
+  CALL(env, napi_get_value_string_utf8(env, argv[0], path, sizeof path, &length), "weft_kernels: cannot read path");
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return int_result(env, -errno);
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  memcpy(addr.sun_path, path, length + 1);
+  if (bind(s, (struct sockaddr *)&addr, sizeof addr) != 0 || chmod(path, 0600) != 0 || listen(s, 16) != 0) {
+    int e = errno;
+    close(s);
+    return int_result(env, -e);
+  }
+  return int_result(env, s);
+}
+
+static int recv_all(int fd, char *p, size_t n) {
+  while (n > 0) {
+    ssize_t r = recv(fd, p, n, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    p += r;
+    n -= (size_t)r;
+  }
+  return 0;
+}
+
+/** NUL-separated strings → a JS array (a last string without its NUL is kept). */
+static napi_value string_list(napi_env env, const char *p, size_t n) {
+  napi_value list, item;
+  if (napi_create_array(env, &list) != napi_ok) return NULL;
+  uint32_t index = 0;
+  size_t start = 0;
+  for (size_t i = 0; i <= n; i++) {
+    if (i == n ? i > start : p[i] == 0) {
+      if (napi_create_string_utf8(env, p + start, i - start, &item) != napi_ok ||
+          napi_set_element(env, list, index++, item) != napi_ok) {
+        return NULL;
+      }
+      start = i + 1;
+    }
+  }
+  return list;
+}
+
+// warmAccept(listenFd, timeoutMs): the next client, as { conn, fds: [0's, 1's, 2's], argv, env }, or undefined when
+// none came in time or a connection was not a client of this user sending a well-formed hello (it is closed, and
+// so are any descriptors it sent). `conn` answers with 2 s timeouts both ways.
+static napi_value warm_accept(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], undefined;
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL), "weft_kernels: cannot read the arguments");
+  CALL(env, napi_get_undefined(env, &undefined), "weft_kernels: cannot make undefined");
+  if (argc < 2) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "weft_kernels: warmAccept(listenFd, timeoutMs) takes 2 arguments");
+    return NULL;
+  }
+  int32_t listen_fd, timeout_ms;
+  if (!get_int_arg(env, argv[0], "listenFd", &listen_fd) || !get_int_arg(env, argv[1], "timeoutMs", &timeout_ms)) {
+    return NULL;
+  }
+  struct pollfd p = {.fd = listen_fd, .events = POLLIN};
+  int ready = poll(&p, 1, timeout_ms);
+  if (ready != 1) return undefined;
+  int c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+  if (c < 0) return undefined;
+  struct ucred peer;
+  socklen_t peer_len = sizeof peer;
+  struct timeval limit = {.tv_sec = 2, .tv_usec = 0};
+  if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &peer, &peer_len) != 0 || peer.uid != geteuid() ||
+      setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) != 0 ||
+      setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit) != 0) {
+    close(c);
+    return undefined;
+  }
+  char header[WARM_MAGIC_BYTES + 8];
+  union {
+    char buf[CMSG_SPACE(8 * sizeof(int))];
+    struct cmsghdr align;
+  } control;
+  struct iovec iov = {.iov_base = header, .iov_len = sizeof header};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+  ssize_t got;
+  do got = recvmsg(c, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+  while (got < 0 && errno == EINTR);
+  int fds[8], fd_count = 0;
+  for (struct cmsghdr *m = got > 0 ? CMSG_FIRSTHDR(&msg) : NULL; m != NULL; m = CMSG_NXTHDR(&msg, m)) {
+    if (m->cmsg_level != SOL_SOCKET || m->cmsg_type != SCM_RIGHTS) continue;
+    int n = (int)((m->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    for (int i = 0; i < n && fd_count < 8; i++) memcpy(&fds[fd_count++], CMSG_DATA(m) + i * sizeof(int), sizeof(int));
+  }
+  uint32_t lengths[2] = {0, 0};
+  char *payload = NULL;
+  int ok = got == (ssize_t)sizeof header && (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) == 0 && fd_count == 3 &&
+           memcmp(header, WARM_MAGIC, WARM_MAGIC_BYTES) == 0;
+  if (ok) {
+    memcpy(lengths, header + WARM_MAGIC_BYTES, sizeof lengths);
+    ok = lengths[0] <= WARM_MAX_ARGV_BYTES && lengths[1] <= WARM_MAX_ENV_BYTES;
+  }
+  if (ok) {
+    payload = malloc((size_t)lengths[0] + lengths[1] + 1);
+    ok = payload != NULL && recv_all(c, payload, (size_t)lengths[0] + lengths[1]) == 0;
+  }
+  napi_value result = undefined, value, list;
+  if (ok) {
+    ok = napi_create_object(env, &result) == napi_ok && napi_create_int32(env, c, &value) == napi_ok &&
+         napi_set_named_property(env, result, "conn", value) == napi_ok && napi_create_array(env, &list) == napi_ok;
+    for (int i = 0; ok && i < 3; i++) {
+      ok = napi_create_int32(env, fds[i], &value) == napi_ok && napi_set_element(env, list, (uint32_t)i, value) == napi_ok;
+    }
+    ok = ok && napi_set_named_property(env, result, "fds", list) == napi_ok;
+    napi_value strings = ok ? string_list(env, payload, lengths[0]) : NULL;
+    ok = strings != NULL && napi_set_named_property(env, result, "argv", strings) == napi_ok;
+    strings = ok ? string_list(env, payload + lengths[0], lengths[1]) : NULL;
+    ok = strings != NULL && napi_set_named_property(env, result, "env", strings) == napi_ok;
+  }
+  free(payload);
+  if (!ok) {
+    for (int i = 0; i < fd_count; i++) close(fds[i]);
+    close(c);
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return NULL;
+    return undefined;
+  }
+  return result;
+}
+
+// adoptStdio(fds): makes fds[0..2] this process's descriptors 0, 1 and 2 (blocking) and closes the originals.
+// 0, or -errno (the descriptors are then as they were, or partly adopted: the caller exits).
+static napi_value adopt_stdio(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], item;
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL), "weft_kernels: cannot read the arguments");
+  bool is_array = false;
+  uint32_t length = 0;
+  if (argc >= 1) CALL(env, napi_is_array(env, argv[0], &is_array), "weft_kernels: cannot read an argument");
+  if (is_array) CALL(env, napi_get_array_length(env, argv[0], &length), "weft_kernels: cannot read fds");
+  if (!is_array || length != 3) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "weft_kernels: adoptStdio(fds) takes an array of 3 numbers");
+    return NULL;
+  }
+  int32_t fds[3];
+  for (uint32_t i = 0; i < 3; i++) {
+    CALL(env, napi_get_element(env, argv[0], i, &item), "weft_kernels: cannot read fds");
+    if (!get_int_arg(env, item, "fds[i]", &fds[i])) return NULL;
+    if (fds[i] <= 2) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "weft_kernels: adoptStdio: the descriptors must be above 2");
+      return NULL;
+    }
+  }
+  for (int i = 0; i < 3; i++) {
+    if (dup2(fds[i], i) < 0) return int_result(env, -errno);
+    int flags = fcntl(i, F_GETFL);
+    if (flags >= 0 && (flags & O_NONBLOCK) != 0) fcntl(i, F_SETFL, flags & ~O_NONBLOCK);
+  }
+  for (int i = 0; i < 3; i++) close(fds[i]);
+  return int_result(env, 0);
+}
+#endif
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor properties[] = {
       {"join", NULL, join, NULL, NULL, NULL, napi_enumerable, NULL},
       {"split", NULL, split, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pipeSize", NULL, pipe_size, NULL, NULL, NULL, napi_enumerable, NULL},
       {"blocking", NULL, blocking, NULL, NULL, NULL, napi_enumerable, NULL},
+#if defined(__linux__)
+      {"warmListen", NULL, warm_listen, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"warmAccept", NULL, warm_accept, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"adoptStdio", NULL, adopt_stdio, NULL, NULL, NULL, napi_enumerable, NULL},
+#endif
   };
   if (napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties) != napi_ok) {
     return NULL;

@@ -4,3 +4,11 @@
 
 export type { FilterProcessOptions } from './ops/filter-process.js';
 export { filterRuntime, runFilterProcess } from './ops/filter-process.js';
+export {
+  serveWarm,
+  startWarmFilter,
+  type WarmServeOptions,
+  warmFilterClient,
+  warmFilterSupported,
+  warmUpFilter,
+} from './ops/warm-filter.js';

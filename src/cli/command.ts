@@ -2,6 +2,7 @@
 // run function that parses nothing itself. Commands touch the world only through CliIO.
 
 import type { Readable, Writable } from 'node:stream';
+import { EXIT_BAD_INPUT, EXIT_INTERNAL, WeftError } from '../errors.js';
 
 export interface CliIO {
   cwd: string;
@@ -58,4 +59,14 @@ export function writeOut(stream: Writable, text: string | Uint8Array): Promise<v
 /** Prints a value as one JSON document on stdout. */
 export function printJson(io: CliIO, value: unknown): Promise<void> {
   return writeOut(io.stdout, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * How a command's failure is reported: one line for a WeftError (exit 2), a stack for anything else (an internal
+ * error, exit 3). The text ends with a newline.
+ */
+export function describeFailure(error: unknown): { text: string; code: number } {
+  if (error instanceof WeftError) return { text: `weft: ${error.message.split('\n')[0]}\n`, code: EXIT_BAD_INPUT };
+  const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  return { text: `weft: internal error (please report): ${detail}\n`, code: EXIT_INTERNAL };
 }

@@ -1,5 +1,6 @@
 // `weft init`: configure git (this repository, or the user with --global) to run this Weft installation.
 
+import { warmFilterClient } from '../filter.js';
 import { initRepo, UsageError } from '../index.js';
 import { type CommandSpec, printJson, writeOut } from './command.js';
 
@@ -10,6 +11,8 @@ export const initCommand: CommandSpec = {
   details:
     'Sets filter.weft, merge.weft and diff.weft to run this Weft installation (by absolute path, so it works\n' +
     'whether or not weft is on PATH) and installs a pre-push hook, chained after any hook already there.\n' +
+    'Where the filter client is built (Linux), git starts the filter through it: it hands each git command to a\n' +
+    'warm filter process of the repository when one is waiting (WEFT_WARM_FILTER=0 switches that off).\n' +
     'Idempotent. Then choose files with `weft track <pattern>`.',
   options: {
     global: { type: 'boolean', description: "configure the user's global git config (no hook, no store)" },
@@ -17,7 +20,13 @@ export const initCommand: CommandSpec = {
   },
   async run({ io, values, positionals }) {
     if (positionals.length > 0) throw new UsageError('USAGE', 'init takes no arguments');
-    const result = await initRepo({ cwd: io.cwd, selfCommand: io.selfCommand, global: values.global === true });
+    const client = filterClientCommand();
+    const result = await initRepo({
+      cwd: io.cwd,
+      selfCommand: io.selfCommand,
+      global: values.global === true,
+      ...(client ? { filterClient: client } : {}),
+    });
     if (values.json) {
       await printJson(io, result);
       return 0;
@@ -36,3 +45,9 @@ export const initCommand: CommandSpec = {
     return 0;
   },
 };
+
+/** The filter client, shell-quoted, when it is built (Linux). */
+function filterClientCommand(): string | undefined {
+  const client = warmFilterClient();
+  return client === undefined ? undefined : `'${client.replace(/'/g, `'\\''`)}'`;
+}

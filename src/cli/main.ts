@@ -4,9 +4,9 @@
 
 import { realpathSync, statSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { EXIT_BAD_INPUT, EXIT_INTERNAL, UsageError, WeftError } from '../errors.js';
+import { EXIT_BAD_INPUT, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
-import type { CliIO, CommandSpec } from './command.js';
+import { type CliIO, type CommandSpec, describeFailure } from './command.js';
 
 function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
@@ -76,12 +76,15 @@ async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   // git starts the filter for every add and checkout: load its module alone (half the start-up of the whole CLI),
   // from the one-file bundle when the build made it (scripts/build-filter.mjs: faster still).
-  if (name === 'filter-process' && rest.length === 0) {
+  // `--warm [--listen-fd <fd>]`: a warm filter process (ops/warm-filter.ts), the same code.
+  const warm = rest[0] === '--warm' && (rest.length === 1 || (rest.length === 3 && rest[1] === '--listen-fd'));
+  if (name === 'filter-process' && (rest.length === 0 || warm)) {
     const bundle = process.env.WEFT_NO_FILTER_BUNDLE === '1' ? undefined : freshFilterBundle();
     const { filterProcessCommand } = (
       bundle ? await import(bundle.href) : await import('./filter-process.js')
     ) as typeof import('./filter-process.js');
-    return filterProcessCommand.run({ io, values: {}, positionals: [] });
+    const values = warm ? { warm: true, ...(rest[2] === undefined ? {} : { 'listen-fd': rest[2] }) } : {};
+    return filterProcessCommand.run({ io, values, positionals: [] });
   }
   // `weft log | head`: a closed stdout ends the command quietly. (Not for the filter: building process.stdout makes
   // fd 1 non-blocking.)
@@ -130,14 +133,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof WeftError) {
-      process.stderr.write(`weft: ${error.message.split('\n')[0]}\n`);
-      process.exitCode = EXIT_BAD_INPUT;
-    } else {
-      process.stderr.write(
-        `weft: internal error (please report): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-      );
-      process.exitCode = EXIT_INTERNAL;
-    }
+    const { text, code } = describeFailure(error);
+    process.stderr.write(text);
+    process.exitCode = code;
   },
 );

@@ -10,6 +10,11 @@ export interface InitOptions {
   cwd: string;
   /** The shell command line that runs this Weft (e.g. `/usr/bin/node /opt/weft/dist/cli/main.js`). */
   selfCommand: string;
+  /**
+   * The filter client git runs instead of starting the filter itself (native/weft_filter_client.c: hands git's
+   * pipes to a warm filter process), shell-quoted; the filter runs through it when given.
+   */
+  filterClient?: string;
   /** Configure the user's global git config instead of the repository (no hook, no store). */
   global?: boolean;
 }
@@ -23,9 +28,9 @@ export interface InitResult {
 }
 
 /** The git config Weft needs, for a given command line. */
-export function weftGitConfig(selfCommand: string): [string, string][] {
+export function weftGitConfig(selfCommand: string, filterClient?: string): [string, string][] {
   return [
-    ['filter.weft.process', `${selfCommand} filter-process`],
+    ['filter.weft.process', `${filterClient ? `${filterClient} ` : ''}${selfCommand} filter-process`],
     ['filter.weft.required', 'true'],
     ['merge.weft.name', 'Weft model merge'],
     ['merge.weft.driver', `${selfCommand} merge-driver %O %A %B %P`],
@@ -47,7 +52,7 @@ export async function initRepo(options: InitOptions): Promise<InitResult> {
   const global = options.global === true;
   const result: InitResult = { scope: global ? 'global' : 'local', changedKeys: [] };
   const repo = global ? undefined : await openRepo({ cwd: options.cwd });
-  for (const [key, value] of weftGitConfig(options.selfCommand)) {
+  for (const [key, value] of weftGitConfig(options.selfCommand, options.filterClient)) {
     const cfg = { cwd: options.cwd, global };
     if ((await getConfig(key, cfg)) !== value) {
       await setConfig(key, value, cfg);
