@@ -1,8 +1,9 @@
 // Benchmark `filter-floor`: how fast can a Node filter re-clean a touched, unchanged 1 GiB file on this machine?
-// `git add` after `touch` with Weft's filter, against two minimal filters written for this measurement (they answer
-// with the index's manifest and store nothing): `ideal` reads git's pipe with blocking reads straight into shared
-// memory (no copy, no libuv) and SHA-256es every byte on two worker threads, 16 MiB per "tensor", alternating —
-// the work a re-clean cannot skip, done as cheaply as Node allows; `drain` only reads. The three take turns.
+// `git add` after `touch` with Weft's filter (cold, and handed to a warm filter process), against two minimal
+// filters written for this measurement (they answer with the index's manifest and store nothing): `ideal` reads
+// git's pipe with blocking reads straight into shared memory (no copy, no libuv) and SHA-256es every byte on two
+// worker threads, 16 MiB per "tensor", alternating — the work a re-clean cannot skip, done as cheaply as a Node
+// process started for it allows; `drain` only reads. They take turns.
 // usage: npm run bench -- filter-floor [MiB] [runs]
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
@@ -129,20 +130,27 @@ export async function run(args) {
     writeFileSync(manifest, sh(dir, 'git', ['cat-file', '-p', ':m.safetensors']));
     const filter = join(dir, '.git', 'floor-filter.mjs');
     writeFileSync(filter, FILTER);
+    // Weft's filter as git starts it: cold (a new process each time, as the other two), and handed to a warm filter
+    // process (ops/warm-filter.ts), which the cold runs leave off and each warm run starts for the next.
     const variants = {
-      weft: [],
-      ideal: ['-c', `filter.weft.process=${process.execPath} ${filter} ${manifest} hash`],
-      drain: ['-c', `filter.weft.process=${process.execPath} ${filter} ${manifest} drain`],
+      weft: { config: [], env: { WEFT_WARM_FILTER: '0' } },
+      'weft, warm': { config: [], env: {} },
+      ideal: { config: ['-c', `filter.weft.process=${process.execPath} ${filter} ${manifest} hash`], env: {} },
+      drain: { config: ['-c', `filter.weft.process=${process.execPath} ${filter} ${manifest} drain`], env: {} },
     };
-    const times = { weft: [], ideal: [], drain: [] };
+    const times = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
     let future = Date.now();
+    const once = (config, env) => {
+      future += 5000; // a new mtime each time: git must clean the file again
+      utimesSync(join(dir, 'm.safetensors'), new Date(future), new Date(future));
+      spawnSync('sync');
+      spawnSync('sleep', ['0.5']); // a warm process started by the previous run is ready (and idle) by now
+      return timeCommand('git', [...config, 'add', 'm.safetensors'], { cwd: dir, env }).seconds;
+    };
+    once([], {}); // leaves a warm process waiting
     for (let run = 0; run < runs; run++) {
-      for (const [name, config] of Object.entries(variants)) {
-        future += 5000; // a new mtime each time: git must clean the file again
-        utimesSync(join(dir, 'm.safetensors'), new Date(future), new Date(future));
-        spawnSync('sync');
-        times[name].push(timeCommand('git', [...config, 'add', 'm.safetensors'], { cwd: dir }).seconds);
-      }
+      for (const [name, { config, env }] of Object.entries(variants)) times[name].push(once(config, env));
+      // The warm run left a warm process: taken by the next warm run (the cold ones do not connect to it).
     }
     if (sh(dir, 'git', ['status', '--porcelain', 'm.safetensors']).trim() !== 'A  m.safetensors') {
       throw new Error('the index changed: a filter answered with another manifest');

@@ -1,6 +1,7 @@
-// `npm run build` (and so `npm ci`): builds the native byte-plane kernels (native/) with node-gyp against Node's
-// installed headers, never downloading anything. A failed build is one warning and exit 0: Weft then runs its
-// JavaScript kernels. `node scripts/build-native.mjs --verbose` shows node-gyp's own output.
+// `npm run build` (and so `npm ci`): builds the native byte-plane kernels and, on Linux, the filter client
+// (native/) with node-gyp against Node's installed headers, never downloading anything. A failed build is one
+// warning and exit 0: Weft then runs its JavaScript kernels and starts its filter without the client.
+// `node scripts/build-native.mjs --verbose` shows node-gyp's own output.
 import { spawnSync } from 'node:child_process';
 import { existsSync, realpathSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -94,4 +95,9 @@ try {
   rmSync(join(nativeDir, 'build'), { recursive: true, force: true });
   warn(`the built addon does not work: ${error instanceof Error ? error.message : error}`);
 }
-console.log('weft: native byte-plane kernels built (native/build/Release/weft_kernels.node)');
+const client = join(nativeDir, 'build', 'Release', 'weft_filter_client');
+console.log(
+  existsSync(client)
+    ? 'weft: native byte-plane kernels and filter client built (native/build/Release/)'
+    : 'weft: native byte-plane kernels built (native/build/Release/weft_kernels.node)',
+);

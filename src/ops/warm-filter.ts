@@ -37,6 +37,8 @@ export const WARM_CLIENT_PATH = fileURLToPath(new URL('../native/build/Release/w
 const DEFAULT_IDLE_SECONDS = 300;
 /** How often an idle warm process looks up from accept() to check its socket, its build and the time. */
 const POLL_MS = 1000;
+/** How often it looks for a client while it is still loading (accept() must not block the loading then). */
+const WARMING_POLL_MS = 2;
 
 interface WarmNative {
   warmListen(path: string): number;
@@ -168,7 +170,7 @@ export interface WarmServeOptions {
   listenFd?: number;
   /** Runs the filter on descriptors 0, 1 and 2 with process.env set to the client's; resolves with the exit code. */
   serve: () => Promise<number>;
-  /** Loads the filter's code and starts its threads (awaited before the first client is accepted). */
+  /** Loads the filter's code and starts its threads (in the background: a client may come meanwhile). */
   warmUp: () => Promise<void>;
   /** Runs after the client has its status, while descriptor 2 is still git's (last words for git's stderr). */
   served?: () => void;
@@ -194,7 +196,16 @@ export async function serveWarm(options: WarmServeOptions): Promise<number> {
   const stamp = buildStamp(options.mainScript);
   const settings = startSettings(process.env);
   const main = realpathSync(options.mainScript);
-  await options.warmUp();
+  // A client may come before the warm-up is done (git commands in quick succession: each waits for the process
+  // the previous one started): it is served at once, the warm-up going on alongside — no later than a filter
+  // started for it would be. Until then the socket is polled without blocking, so that the loading goes on.
+  let warm = false;
+  options
+    .warmUp()
+    .catch(() => {}) // the command served loads what it needs itself, and reports what fails
+    .finally(() => {
+      warm = true;
+    });
   log(options.listenFd === undefined ? 'waiting (new socket)' : 'waiting (socket handed on)');
   const deadline = Date.now() + (Number.isFinite(idleMs) && idleMs > 0 ? idleMs : DEFAULT_IDLE_SECONDS * 1000);
   const quit = (why: string): number => {
@@ -204,8 +215,12 @@ export async function serveWarm(options: WarmServeOptions): Promise<number> {
     return 0;
   };
   for (;;) {
-    const client = native.warmAccept(listenFd, POLL_MS);
+    const client = native.warmAccept(listenFd, warm ? POLL_MS : 0);
     if (!client) {
+      if (!warm) {
+        await new Promise((resolve) => setTimeout(resolve, WARMING_POLL_MS));
+        continue;
+      }
       if (Date.now() > deadline) return quit('idle');
       if (!ours()) return quit('the socket is gone');
       if (buildStamp(options.mainScript) !== stamp) return quit('the build changed');

@@ -55,6 +55,9 @@ describe.runIf(supported)('warm filter processes', () => {
     lines()
       .split('\n')
       .filter((l) => l.includes(event)).length;
+  /** Waits until one warm process waits and nothing else is going on (its line is the log's last). */
+  const settled = (what: string) =>
+    waitFor(what, () => warmPids(repo).length === 1 && /waiting \([^)]*\)\n$/.test(lines()));
 
   beforeAll(() => {
     repo = newRepo();
@@ -78,8 +81,8 @@ describe.runIf(supported)('warm filter processes', () => {
     // A cold run started by the client starts a warm process at its end.
     git(repo, ['rm', '-q', '--cached', 'm.safetensors']);
     git(repo, ['add', 'm.safetensors'], { env });
-    await waitFor('a warm process', () => count('waiting') === 1);
-    expect(warmPids(repo)).toHaveLength(1);
+    await settled('a warm process');
+    expect(count('waiting')).toBe(1);
     git(repo, ['rm', '-q', '--cached', 'm.safetensors']);
     const start = Date.now();
     git(repo, ['add', 'm.safetensors'], { env });
@@ -88,36 +91,40 @@ describe.runIf(supported)('warm filter processes', () => {
     expect(git(repo, ['ls-files', '-s', 'm.safetensors']).stdout).toBe(cold);
     git(repo, ['commit', '-qm', 'v1'], { env });
     // The successor took the same socket: the next command is served warm too (a checkout, this time).
-    await waitFor('the successor', () => count('waiting (socket handed on)') >= 1);
+    await settled('the successor');
+    expect(count('waiting (socket handed on)')).toBeGreaterThanOrEqual(1);
+    const served = count('served: exit 0');
     writeFileSync(join(repo, 'm.safetensors'), 'not a model');
     git(repo, ['checkout', '--', 'm.safetensors'], { env });
     expect(sha256File(join(repo, 'm.safetensors'))).toBe(sha256(model));
-    expect(count('served: exit 0')).toBeGreaterThanOrEqual(2);
+    await waitFor('the checkout served warm', () => count('served: exit 0') === served + 1);
     expect(git(repo, ['status', '--porcelain']).stdout).toBe('');
     expect(weft(repo, 'fsck').code).toBe(0);
-    await waitFor('one warm process', () => warmPids(repo).length === 1);
+    await settled('one warm process');
   });
 
   it('refuses a client with other Weft settings: that command runs cold, and a fresh warm process with its settings follows', async () => {
-    await waitFor('a waiting process', () => warmPids(repo).length === 1);
+    await settled('a waiting process');
     const before = count('waiting');
     const future = new Date(Date.now() + 60_000);
     utimesSync(join(repo, 'm.safetensors'), future, future);
     git(repo, ['add', 'm.safetensors'], { env: { ...env, WEFT_SOMETHING: '1' } });
     expect(count('refused a client: other WEFT_* or NODE_* settings')).toBe(1);
-    expect(git(repo, ['status', '--porcelain']).stdout).toBe('');
+    expect(git(repo, ['status', '--porcelain'], { env: { WEFT_SOMETHING: '1' } }).stdout).toBe('');
     // The fresh one has the settings of the command that started it: the next command, with the usual settings,
     // is refused as well and starts one with those.
-    await waitFor('a fresh warm process', () => count('waiting') === before + 1);
+    await settled('a fresh warm process');
+    expect(count('waiting')).toBe(before + 1);
     const later = new Date(Date.now() + 120_000);
     utimesSync(join(repo, 'm.safetensors'), later, later);
     git(repo, ['add', 'm.safetensors'], { env });
     expect(count('refused a client: other WEFT_* or NODE_* settings')).toBe(2);
-    await waitFor('a warm process with the usual settings', () => count('waiting') === before + 2);
+    await settled('a warm process with the usual settings');
+    expect(count('waiting')).toBe(before + 2);
   });
 
   it('lets two commands run at once (one warm, one cold) and both finish', async () => {
-    await waitFor('a waiting process', () => warmPids(repo).length === 1);
+    await settled('a waiting process');
     writeFileSync(join(repo, 'x.safetensors'), model);
     writeFileSync(join(repo, 'y.safetensors'), model.slice().reverse());
     const expected = ['x', 'y'].map(
@@ -142,6 +149,7 @@ describe.runIf(supported)('warm filter processes', () => {
     const before = count('serving');
     const start = Date.now();
     expect(await Promise.all([run('x.safetensors'), run('y.safetensors')])).toEqual(expected);
+    await settled('the commands to be done');
     expect(Date.now() - start).toBeLessThan(10_000);
     // One was served warm; the other ran cold meanwhile, or warm by the first one's successor if it came late.
     expect(count('serving') - before).toBeGreaterThanOrEqual(1);
