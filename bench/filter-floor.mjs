@@ -171,6 +171,6 @@ export async function run(args) {
       ),
     );
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5 }); // a warm filter process may be leaving
   }
 }

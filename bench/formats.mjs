@@ -138,7 +138,7 @@ export async function run(args) {
       sh('/', 'cp', [file, join(dir, name)]);
       warm(join(dir, name));
       adds.push(timeCommand('git', ['add', name], { cwd: dir }).seconds);
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5 }); // a warm filter process may be leaving
     }
     const add = median(adds);
     if (label === 'safetensors') Object.assign(base, { inspect, add });

@@ -49,7 +49,7 @@ function storeFiles(repo) {
 
 function newRepo(name) {
   const dir = join(CACHE, name);
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true, maxRetries: 5 }); // a warm filter process may be leaving
   sh(CACHE, 'git', ['init', '-q', '-b', 'main', dir]);
   sh(dir, 'git', ['config', 'user.email', 'bench@weft.invalid']);
   sh(dir, 'git', ['config', 'user.name', 'bench']);

@@ -116,7 +116,7 @@ function measureOnce(kind, v1, v2, r) {
     r.checkoutCold.push(cold.seconds);
     if (cold.maxRssBytes) r.rss.push(cold.maxRssBytes);
   }
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true, maxRetries: 5 }); // a warm filter process may be leaving
 }
 
 const emptyMeasures = () => ({

@@ -82,11 +82,24 @@ function buildStamp(mainScript: string): string {
   return files.map((f) => statSync(f, { throwIfNoEntry: false })?.mtimeMs ?? 'none').join(',');
 }
 
+/**
+ * Variables read per command (from the environment the command brings), or only by the warm process itself: they
+ * may differ between a warm process and its client.
+ */
+const PER_COMMAND = new Set([
+  'WEFT_FILTER_CLIENT',
+  'WEFT_REPORT_MAXRSS',
+  'WEFT_SKIP_SMUDGE',
+  'WEFT_SKIP_PUSH',
+  'WEFT_WARM_FILTER_IDLE',
+  'WEFT_WARM_FILTER_LOG',
+]);
+
 /** WEFT_* and NODE_* variables: what modules and Node itself read once, at start (the client's must match). */
 function startSettings(env: Record<string, string | undefined>): string {
   return JSON.stringify(
     Object.entries(env)
-      .filter(([k]) => (k.startsWith('WEFT_') || k.startsWith('NODE_')) && k !== 'WEFT_FILTER_CLIENT')
+      .filter(([k]) => (k.startsWith('WEFT_') || k.startsWith('NODE_')) && !PER_COMMAND.has(k))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
   );
 }

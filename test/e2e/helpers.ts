@@ -55,7 +55,7 @@ export function tempDir(prefix = 'weft-e2e-'): string {
 }
 
 export function cleanupTemps(): void {
-  for (const d of temps.splice(0)) rmSync(d, { recursive: true, force: true });
+  for (const d of temps.splice(0)) rmSync(d, { recursive: true, force: true, maxRetries: 5 });
 }
 
 /** A new repository with Weft initialised and `*.safetensors` tracked and committed. */

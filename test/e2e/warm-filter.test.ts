@@ -65,7 +65,7 @@ describe.runIf(supported)('warm filter processes', () => {
     env = { WEFT_WARM_FILTER: '1', WEFT_WARM_FILTER_IDLE: '60', WEFT_WARM_FILTER_LOG: log };
   });
   afterAll(async () => {
-    rmSync(repo, { recursive: true, force: true });
+    rmSync(repo, { recursive: true, force: true, maxRetries: 5 });
     // A warm process notices within a second that its socket is gone, and exits.
     await waitFor('warm processes to exit', () => warmPids(repo).length === 0);
   });
@@ -166,7 +166,7 @@ describe.runIf(supported)('warm filter processes', () => {
       expect(warmPids(other)).toEqual([]);
       expect(existsSync(join(other, '.git', 'weft', 'filter.sock'))).toBe(false);
     } finally {
-      rmSync(other, { recursive: true, force: true });
+      rmSync(other, { recursive: true, force: true, maxRetries: 5 });
     }
   });
 
@@ -179,7 +179,7 @@ describe.runIf(supported)('warm filter processes', () => {
       await waitFor('it to exit', () => warmPids(other).length === 0, 8000);
       expect(existsSync(join(other, '.git', 'weft', 'filter.sock'))).toBe(false);
     } finally {
-      rmSync(other, { recursive: true, force: true });
+      rmSync(other, { recursive: true, force: true, maxRetries: 5 });
     }
   });
 
@@ -192,7 +192,7 @@ describe.runIf(supported)('warm filter processes', () => {
       expect(git(other, ['status', '--porcelain', 'm.safetensors']).stdout).toBe('A  m.safetensors\n');
       expect(spawnSync(process.execPath, [CLI, 'fsck'], { cwd: other }).status).toBe(0);
     } finally {
-      rmSync(other, { recursive: true, force: true });
+      rmSync(other, { recursive: true, force: true, maxRetries: 5 });
     }
   });
 });
