@@ -430,91 +430,18 @@ static napi_value split(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// pipeSize(fd, bytes): asks for a buffer of `bytes` on the pipe `fd` (0: leaves it as it is) and returns the size
-// it has afterwards, or -errno (not a pipe, over the unprivileged limit, …); -ENOSYS where there is no such call.
-static napi_value pipe_size(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], result;
-  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL), "weft_kernels: cannot read the arguments");
-  if (argc < 2) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "weft_kernels: pipeSize(fd, bytes) takes 2 arguments");
-    return NULL;
-  }
-  double fd = -1, bytes = -1;
-  napi_valuetype type;
-  for (int i = 0; i < 2; i++) {
-    CALL(env, napi_typeof(env, argv[i], &type), "weft_kernels: cannot read an argument");
-    if (type != napi_number) {
-      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "weft_kernels: pipeSize(fd, bytes) takes two numbers");
-      return NULL;
-    }
-  }
-  CALL(env, napi_get_value_double(env, argv[0], &fd), "weft_kernels: cannot read fd");
-  CALL(env, napi_get_value_double(env, argv[1], &bytes), "weft_kernels: cannot read bytes");
-  if (!(fd >= 0 && fd <= INT32_MAX && fd == (double)(int32_t)fd) ||
-      !(bytes >= 0 && bytes <= INT32_MAX && bytes == (double)(int32_t)bytes)) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE",
-                           "weft_kernels: pipeSize: fd and bytes must be whole numbers from 0 to 2^31-1");
-    return NULL;
-  }
-  int32_t answer;
-#if defined(__linux__) && defined(F_SETPIPE_SZ)
-  int r = bytes > 0 ? fcntl((int)fd, F_SETPIPE_SZ, (int)bytes) : fcntl((int)fd, F_GETPIPE_SZ);
-  answer = r >= 0 ? r : -errno;
-#else
-  answer = -38; // ENOSYS on Linux; other systems have no pipe size to set
-#endif
-  CALL(env, napi_create_int32(env, answer, &result), "weft_kernels: cannot return the size");
-  return result;
-}
-
-// blocking(fd): clears O_NONBLOCK on `fd` (a pipe git shares with this process: Node turns the descriptors it
-// wraps in streams non-blocking, and the filter reads and writes them with blocking calls). 0, or -errno.
-static napi_value blocking(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], result;
-  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL), "weft_kernels: cannot read the arguments");
-  napi_valuetype type = napi_undefined;
-  if (argc >= 1) CALL(env, napi_typeof(env, argv[0], &type), "weft_kernels: cannot read an argument");
-  if (type != napi_number) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "weft_kernels: blocking(fd) takes a number");
-    return NULL;
-  }
-  double fd = -1;
-  CALL(env, napi_get_value_double(env, argv[0], &fd), "weft_kernels: cannot read fd");
-  if (!(fd >= 0 && fd <= INT32_MAX && fd == (double)(int32_t)fd)) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "weft_kernels: blocking: fd must be a whole number from 0 to 2^31-1");
-    return NULL;
-  }
-  int32_t answer = 0;
-#if defined(__linux__)
-  int flags = fcntl((int)fd, F_GETFL);
-  if (flags < 0) answer = -errno;
-  else if ((flags & O_NONBLOCK) != 0 && fcntl((int)fd, F_SETFL, flags & ~O_NONBLOCK) != 0) answer = -errno;
-#else
-  answer = -38;
-#endif
-  CALL(env, napi_create_int32(env, answer, &result), "weft_kernels: cannot return the answer");
-  return result;
-}
-
-#if defined(__linux__)
-
-// ---------------------------------------------------------------------------------------------------------------
-// The warm filter process's side of the hand-over (native/weft_filter_client.c is the other; the protocol is
-// described there). Linux only: elsewhere these functions answer -ENOSYS / undefined and Weft runs cold.
-
-#define WARM_MAGIC "WEFTWARM1"
-#define WARM_MAGIC_BYTES 9
-#define WARM_MAX_ARGV_BYTES (64 * 1024)
-#define WARM_MAX_ENV_BYTES (4 * 1024 * 1024)
-
+// A whole number from 0 to 2^31-1 (a descriptor, a size, a time), or 0 after throwing a TypeError (not a
+// number, or missing: `value` NULL) or a RangeError.
 static int get_int_arg(napi_env env, napi_value value, const char *what, int32_t *out) {
-  napi_valuetype type;
-  double d;
-  if (napi_typeof(env, value, &type) != napi_ok || type != napi_number ||
-      napi_get_value_double(env, value, &d) != napi_ok || !(d >= 0 && d <= INT32_MAX && d == (double)(int32_t)d)) {
-    char message[128];
+  napi_valuetype type = napi_undefined;
+  double d = -1;
+  char message[128];
+  if (value == NULL || napi_typeof(env, value, &type) != napi_ok || type != napi_number) {
+    snprintf(message, sizeof message, "weft_kernels: %s must be a number", what);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
+    return 0;
+  }
+  if (napi_get_value_double(env, value, &d) != napi_ok || !(d >= 0 && d <= INT32_MAX && d == (double)(int32_t)d)) {
     snprintf(message, sizeof message, "weft_kernels: %s must be a whole number from 0 to 2^31-1", what);
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
     return 0;
@@ -528,6 +455,53 @@ static napi_value int_result(napi_env env, int32_t value) {
   if (napi_create_int32(env, value, &result) != napi_ok) return NULL;
   return result;
 }
+
+// pipeSize(fd, bytes): asks for a buffer of `bytes` on the pipe `fd` (0: leaves it as it is) and returns the size
+// it has afterwards, or -errno (not a pipe, over the unprivileged limit, …); -ENOSYS where there is no such call.
+static napi_value pipe_size(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2] = {NULL, NULL};
+  int32_t fd, bytes;
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL), "weft_kernels: cannot read the arguments");
+  if (!get_int_arg(env, argv[0], "pipeSize: fd", &fd) || !get_int_arg(env, argv[1], "pipeSize: bytes", &bytes)) {
+    return NULL;
+  }
+#if defined(__linux__) && defined(F_SETPIPE_SZ)
+  int r = bytes > 0 ? fcntl(fd, F_SETPIPE_SZ, (int)bytes) : fcntl(fd, F_GETPIPE_SZ);
+  return int_result(env, r >= 0 ? r : -errno);
+#else
+  return int_result(env, -38); // ENOSYS on Linux; other systems have no pipe size to set
+#endif
+}
+
+// blocking(fd): clears O_NONBLOCK on `fd` (a pipe git shares with this process: Node turns the descriptors it
+// wraps in streams non-blocking, and the filter reads and writes them with blocking calls). 0, or -errno.
+static napi_value blocking(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1] = {NULL};
+  int32_t fd;
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL), "weft_kernels: cannot read the arguments");
+  if (!get_int_arg(env, argv[0], "blocking: fd", &fd)) return NULL;
+#if defined(__linux__)
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) return int_result(env, -errno);
+  if ((flags & O_NONBLOCK) != 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) return int_result(env, -errno);
+  return int_result(env, 0);
+#else
+  return int_result(env, -38);
+#endif
+}
+
+#if defined(__linux__)
+
+// ---------------------------------------------------------------------------------------------------------------
+// The warm filter process's side of the hand-over (native/weft_filter_client.c is the other; the protocol is
+// described there). Linux only: elsewhere the addon has no such functions, and Weft starts its filter cold.
+
+#define WARM_MAGIC "WEFTWARM1"
+#define WARM_MAGIC_BYTES 9
+#define WARM_MAX_ARGV_BYTES (64 * 1024)
+#define WARM_MAX_ENV_BYTES (4 * 1024 * 1024)
 
 // warmListen(path): a listening Unix socket at `path` (close-on-exec, mode 0600), or -errno.
 static napi_value warm_listen(napi_env env, napi_callback_info info) {
@@ -601,7 +575,8 @@ static napi_value warm_accept(napi_env env, napi_callback_info info) {
     return NULL;
   }
   int32_t listen_fd, timeout_ms;
-  if (!get_int_arg(env, argv[0], "listenFd", &listen_fd) || !get_int_arg(env, argv[1], "timeoutMs", &timeout_ms)) {
+  if (!get_int_arg(env, argv[0], "warmAccept: listenFd", &listen_fd) ||
+      !get_int_arg(env, argv[1], "warmAccept: timeoutMs", &timeout_ms)) {
     return NULL;
   }
   struct pollfd p = {.fd = listen_fd, .events = POLLIN};
@@ -624,7 +599,8 @@ static napi_value warm_accept(napi_env env, napi_callback_info info) {
     struct cmsghdr align;
   } control;
   struct iovec iov = {.iov_base = header, .iov_len = sizeof header};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+  struct msghdr msg = {
+      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
   ssize_t got;
   do got = recvmsg(c, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
   while (got < 0 && errno == EINTR);
@@ -651,7 +627,8 @@ static napi_value warm_accept(napi_env env, napi_callback_info info) {
     ok = napi_create_object(env, &result) == napi_ok && napi_create_int32(env, c, &value) == napi_ok &&
          napi_set_named_property(env, result, "conn", value) == napi_ok && napi_create_array(env, &list) == napi_ok;
     for (int i = 0; ok && i < 3; i++) {
-      ok = napi_create_int32(env, fds[i], &value) == napi_ok && napi_set_element(env, list, (uint32_t)i, value) == napi_ok;
+      ok = napi_create_int32(env, fds[i], &value) == napi_ok &&
+           napi_set_element(env, list, (uint32_t)i, value) == napi_ok;
     }
     ok = ok && napi_set_named_property(env, result, "fds", list) == napi_ok;
     napi_value strings = ok ? string_list(env, payload, lengths[0]) : NULL;
@@ -687,7 +664,7 @@ static napi_value adopt_stdio(napi_env env, napi_callback_info info) {
   int32_t fds[3];
   for (uint32_t i = 0; i < 3; i++) {
     CALL(env, napi_get_element(env, argv[0], i, &item), "weft_kernels: cannot read fds");
-    if (!get_int_arg(env, item, "fds[i]", &fds[i])) return NULL;
+    if (!get_int_arg(env, item, "adoptStdio: fds[i]", &fds[i])) return NULL;
     if (fds[i] <= 2) {
       napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "weft_kernels: adoptStdio: the descriptors must be above 2");
       return NULL;

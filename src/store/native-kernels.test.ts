@@ -2,8 +2,10 @@
 // byte for byte the JavaScript kernels' output on every width, length, alignment and cut into pieces, and bad
 // arguments thrown as errors, never a crash. Skipped, visibly, where the addon is not built.
 
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -138,7 +140,10 @@ describe.skipIf(native === undefined)('native kernels against the JavaScript one
   });
 
   it('throw TypeError or RangeError for bad arguments instead of crashing', () => {
-    const k = kernels as unknown as Record<'join' | 'split' | 'pipeSize', (...args: unknown[]) => void>;
+    const k = kernels as unknown as Record<
+      'join' | 'split' | 'pipeSize' | 'blocking' | 'warmListen' | 'warmAccept' | 'adoptStdio',
+      (...args: unknown[]) => void
+    >;
     const p2 = [new Uint8Array(8), new Uint8Array(8)];
     const out = new Uint8Array(16);
     const bad: [() => void, typeof TypeError | typeof RangeError][] = [
@@ -172,7 +177,23 @@ describe.skipIf(native === undefined)('native kernels against the JavaScript one
       [() => k.pipeSize(-1, 0), RangeError],
       [() => k.pipeSize(0, 1.5), RangeError],
       [() => k.pipeSize(0, 2 ** 31), RangeError],
+      [() => k.blocking(), TypeError],
+      [() => k.blocking('1'), TypeError],
+      [() => k.blocking(-1), RangeError],
     ];
+    if (process.platform === 'linux') {
+      bad.push(
+        [() => k.warmListen(), TypeError],
+        [() => k.warmListen(3), TypeError],
+        [() => k.warmAccept(3), TypeError],
+        [() => k.warmAccept('3', 0), TypeError],
+        [() => k.warmAccept(3, -1), RangeError],
+        [() => k.adoptStdio(), TypeError],
+        [() => k.adoptStdio([3, 4]), TypeError],
+        [() => k.adoptStdio([3, 4, 'x']), TypeError],
+        [() => k.adoptStdio([3, 4, 1]), RangeError], // must be above 2: this process's own stdio
+      );
+    }
     for (const [call, error] of bad) expect(call).toThrow(error);
   });
 
@@ -187,6 +208,29 @@ describe.skipIf(native === undefined)('native kernels against the JavaScript one
     }
     expect(pipeSize(2 ** 31 - 1, 0)).toBe(-9); // EBADF
   });
+
+  it.runIf(process.platform === 'linux')(
+    'warmListen answers -errno for a path it cannot bind, warmAccept undefined when nobody comes',
+    () => {
+      const k = kernels as unknown as {
+        warmListen(path: string): number;
+        warmAccept(fd: number, timeoutMs: number): unknown;
+      };
+      expect(k.warmListen('x'.repeat(200))).toBe(-36); // ENAMETOOLONG: a socket path holds 107 bytes
+      expect(k.warmListen('/nonexistent-dir/filter.sock')).toBe(-2); // ENOENT
+      const dir = mkdtempSync(join(tmpdir(), 'weft-warm-'));
+      const fd = k.warmListen(join(dir, 's.sock'));
+      try {
+        expect(fd).toBeGreaterThan(2);
+        expect(statSync(join(dir, 's.sock')).mode & 0o777).toBe(0o600);
+        expect(k.warmListen(join(dir, 's.sock'))).toBe(-98); // EADDRINUSE
+        expect(k.warmAccept(fd, 10)).toBeUndefined();
+      } finally {
+        closeSync(fd);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('refuse an output that shares memory with an input', () => {
     const memory = new Uint8Array(64);
