@@ -83,7 +83,7 @@ export { addRemote, listRemotes, removeRemote, resolveRemote } from './ops/remot
 export type { KeyframePlan, RepackProgress, RepackResult, VersionGraph } from './ops/repack.js';
 export { checkMaxChain, effectiveDepths, MAX_REPACK_CHAIN, planKeyframes, repackRepo } from './ops/repack.js';
 export type { Repo } from './ops/repo.js';
-export { openRepo } from './ops/repo.js';
+export { openBareRepo, openRepo } from './ops/repo.js';
 export type { ConflictedModel, ResolveResult } from './ops/resolve.js';
 export { listConflictedModels, resolveConflicts } from './ops/resolve.js';
 export type { StatisticsInfo, StatisticsKind } from './ops/stats.js';

@@ -65,6 +65,7 @@ it('exports exactly the documented names', () => {
       "mergeModelVersions",
       "mergeTensorWithPolicy",
       "moduleOf",
+      "openBareRepo",
       "openCheckpointFile",
       "openRepo",
       "parseManifest",

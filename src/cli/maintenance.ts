@@ -1,6 +1,6 @@
 // `weft du`, `weft fsck`, `weft gc`: measuring, checking and pruning the store.
 
-import { diskUsage, fsckRepo, gcRepo, openRepo, storeGrowthByCommit, UsageError } from '../index.js';
+import { diskUsage, fsckRepo, gcRepo, openBareRepo, openRepo, storeGrowthByCommit, UsageError } from '../index.js';
 import { type CommandSpec, printJson, writeOut } from './command.js';
 import { formatBytes, renderTable } from './render.js';
 
@@ -46,14 +46,19 @@ export const fsckCommand: CommandSpec = {
   name: 'fsck',
   summary: 'verify every object and tensor reachable from refs, reflog and index; exit 1 if anything is wrong',
   usage: '[--quick] [--json]',
+  details:
+    "In a bare repository (a hub's <data>/repos/<owner>/<name>.git, or a file remote) it checks the objects the\n" +
+    'repository holds for its clients, in <git dir>/lfs/objects, against every manifest its refs reach.',
   options: {
     quick: { type: 'boolean', description: 'only check that objects exist (no hashing)' },
     json: { type: 'boolean', description: 'print the result as JSON' },
   },
   async run({ io, values }) {
-    const repo = await openRepo({ cwd: io.cwd });
+    const bare = await openBareRepo({ cwd: io.cwd });
+    const repo = bare ?? (await openRepo({ cwd: io.cwd }));
     const result = await fsckRepo({ repo, quick: values.quick === true });
-    if (values.json) await printJson(io, { ...result, ok: result.problems.length === 0 });
+    if (values.json)
+      await printJson(io, { ...result, ok: result.problems.length === 0, ...(bare ? { bare: true } : {}) });
     else {
       const lines = result.problems.map(
         (p) =>

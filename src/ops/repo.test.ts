@@ -1,13 +1,15 @@
 // Tests for finding a repository from its top level without git (findGitDirs, used by the filter process): the
 // answer must be git's own (`git rev-parse`) for a plain repository, a linked worktree and a `.git` file, and
-// there must be no answer wherever git must judge (GIT_DIR and friends, a subfolder, a damaged `.git`).
+// there must be no answer wherever git must judge (GIT_DIR and friends, a subfolder, a damaged `.git`). And
+// openBareRepo: a bare repository's objects where a remote keeps them (`lfs/objects`), nothing for other folders.
 
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findGitDirs, openRepo, openRepoAtTopLevel } from './repo.js';
+import type { ObjectId } from '../store/object-codec.js';
+import { findGitDirs, openBareRepo, openRepo, openRepoAtTopLevel } from './repo.js';
 
 const root = realpathSync(mkdtempSync(join(tmpdir(), 'weft-repo-')));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -81,6 +83,34 @@ describe('findGitDirs', () => {
     const outside = mkdtempSync(join(tmpdir(), 'weft-norepo-'));
     try {
       await expect(openRepoAtTopLevel({ cwd: outside, env: { GIT_CEILING_DIRECTORIES: tmpdir() } })).rejects.toThrow();
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('openBareRepo', () => {
+  it('opens a bare repository with its store at <git dir>/lfs, from the git dir or a folder in it', async () => {
+    const bare = join(root, 'served.git');
+    git(root, 'init', '-q', '--bare', bare);
+    for (const cwd of [bare, join(bare, 'refs')]) {
+      const repo = await openBareRepo({ cwd });
+      expect(repo).toMatchObject({ topLevel: bare, gitDir: bare, commonDir: bare, weftDir: join(bare, 'weft') });
+      expect(repo?.store.pathOf('ab'.repeat(32) as ObjectId)).toBe(
+        join(bare, 'lfs', 'objects', 'ab', 'ab', 'ab'.repeat(32)),
+      );
+    }
+  });
+
+  it('has no answer in a work tree, its .git folder, or outside any repository', async () => {
+    const work = join(root, 'work');
+    mkdirSync(work);
+    git(work, 'init', '-q');
+    expect(await openBareRepo({ cwd: work })).toBeUndefined();
+    expect(await openBareRepo({ cwd: join(work, '.git') })).toBeUndefined();
+    const outside = mkdtempSync(join(tmpdir(), 'weft-norepo-'));
+    try {
+      expect(await openBareRepo({ cwd: outside })).toBeUndefined();
     } finally {
       rmSync(outside, { recursive: true, force: true });
     }

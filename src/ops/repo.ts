@@ -94,6 +94,34 @@ export function findGitDirs(
   }
 }
 
+/**
+ * A bare repository as a remote holds Weft's objects: `<git dir>/lfs/objects/aa/bb/<oid>`, the layout of the hub,
+ * of Weft's file remote and of git-lfs. Undefined when `cwd` is not in a bare repository. The store is for
+ * reading (`weft fsck` on a server); nothing is created. `topLevel` is the git dir, where git commands run.
+ * @example const repo = await openBareRepo({ cwd: '/srv/weft-hub/repos/alice/model.git' });
+ */
+export async function openBareRepo(options: { cwd: string }): Promise<Repo | undefined> {
+  let lines: string[];
+  try {
+    const { stdout } = await runGit(['rev-parse', '--is-bare-repository', '--absolute-git-dir'], { cwd: options.cwd });
+    lines = stdout.toString('utf8').split('\n');
+  } catch {
+    return undefined; // not a repository at all: the caller's own opening reports it
+  }
+  if (lines[0] !== 'true' || !lines[1]) return undefined;
+  const gitDir = resolve(options.cwd, lines[1]);
+  const weftDir = join(gitDir, 'weft');
+  return {
+    topLevel: gitDir,
+    gitDir,
+    commonDir: gitDir,
+    weftDir,
+    store: new ObjectStore(join(gitDir, 'lfs')),
+    contentIndex: new ContentIndex(weftDir),
+    keyframes: new ContentIndex(join(weftDir, 'repack')),
+  };
+}
+
 function repoAt(topLevel: string, gitDir: string, commonDir: string): Repo {
   const weftDir = join(commonDir, 'weft');
   return {
