@@ -269,3 +269,8 @@ describe.skipIf(!hasChromium)(
     });
   },
 );
+
+// .ci/run installs Chromium and sets WEFT_REQUIRE_CHROMIUM=1: there the UI tests must run, not skip.
+it.runIf(process.env.WEFT_REQUIRE_CHROMIUM === '1')('Chromium is installed where the UI tests are required', () => {
+  expect(hasChromium, `${CHROMIUM} is missing`).toBe(true);
+});
