@@ -1,5 +1,5 @@
 // Benchmark `remote`: push and fetch a generated model (default 1 GiB BF16, 64 tensors) to s3rver on loopback,
-// against raw PUT/GET of the same objects with the same client (S3Transport: fetch + SigV4, 8 in flight), and the
+// against raw PUT/GET of the same objects with the same client (S3Transport: SigV4, 8 in flight), and the
 // bytes sent for a second version with one tensor changed. s3rver runs in a child process (port 0).
 // usage: npm run bench -- remote [MiB] [rounds]
 import { spawn, spawnSync } from 'node:child_process';

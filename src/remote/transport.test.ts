@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { RemoteError } from '../errors.js';
-import { readBody, readBodyHashed } from './transport.js';
+import { fetchOrThrow, readBody, readBodyHashed } from './transport.js';
 
 /** A response whose body arrives in `parts`, declaring `length` (or nothing). */
 function response(parts: Uint8Array[], length?: number): Response {
@@ -53,5 +55,90 @@ describe('readBody', () => {
     expect((over as RemoteError).code).toBe('REMOTE_REJECTED');
     const declared = await readBody(response(parts, 5000), 2000, 'download x', 'test').catch((e: unknown) => e);
     expect((declared as RemoteError).message).toMatch(/5000 bytes is over the 2000-byte limit/);
+  });
+});
+
+/** A server on 127.0.0.1 port 0 answering with `handle` after reading each request whole. */
+async function withServer(
+  handle: (req: IncomingMessage, body: Buffer, res: ServerResponse) => void,
+  use: (url: string) => Promise<void>,
+): Promise<void> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => handle(req, Buffer.concat(chunks), res));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    await use(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+}
+
+describe('fetchOrThrow with a large body (sent through node:http)', () => {
+  const big = bytes(300_000, 9);
+
+  it('sends the bytes and headers as they are and answers as fetch would, small bodies and all', async () => {
+    const seen: { method?: string; headers: IncomingMessage['headers']; body: Buffer }[] = [];
+    await withServer(
+      (req, body, res) => {
+        seen.push({ ...(req.method ? { method: req.method } : {}), headers: req.headers, body });
+        if (req.url === '/empty') {
+          res.writeHead(204).end();
+          return;
+        }
+        res.setHeader('set-cookie', ['a=1', 'b=2']);
+        res.writeHead(201, 'Made', { 'content-type': 'application/json', 'x-echo': req.headers['x-token'] ?? '' });
+        res.end(JSON.stringify({ got: body.length }));
+      },
+      async (url) => {
+        for (const body of [big, big.subarray(1000, 200_000), new Uint8Array(10)]) {
+          const init = { method: 'PUT', headers: { 'x-token': 'secret', 'content-type': 'application/x-test' }, body };
+          const res = await fetchOrThrow(`${url}/o?q=1`, init, 'upload', 'test', 10_000);
+          expect(res.status).toBe(201);
+          expect(res.statusText).toBe('Made');
+          expect(res.headers.get('x-echo')).toBe('secret');
+          expect(res.headers.get('content-type')).toBe('application/json');
+          expect(await res.json()).toEqual({ got: body.length });
+          const last = seen.at(-1)!;
+          expect(last.method).toBe('PUT');
+          expect(last.headers['content-length']).toBe(String(body.length));
+          expect(last.headers['content-type']).toBe('application/x-test');
+          expect(Buffer.from(body).equals(last.body)).toBe(true);
+        }
+        const empty = await fetchOrThrow(`${url}/empty`, { method: 'PUT', body: big }, 'upload', 'test', 10_000);
+        expect(empty.status).toBe(204);
+        expect(empty.body).toBeNull();
+      },
+    );
+  });
+
+  it('reports a refused connection and a timeout as retryable RemoteErrors naming the request', async () => {
+    let port = 0;
+    await withServer(
+      () => {}, // never answers
+      async (url) => {
+        port = Number(new URL(url).port);
+        const error = await fetchOrThrow(url, { method: 'PUT', body: big }, 'upload object ab', 'test', 300).catch(
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(RemoteError);
+        expect(error).toMatchObject({ code: 'REMOTE_UNREACHABLE', retryable: true });
+        expect((error as Error).message).toMatch(/^test: upload object ab: .*timeout/);
+      },
+    );
+    const refused = await fetchOrThrow(
+      `http://127.0.0.1:${port}/`,
+      { method: 'PUT', body: big },
+      'upload',
+      'test',
+      5000,
+    )
+      .then(() => undefined)
+      .catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'REMOTE_UNREACHABLE', retryable: true });
+    expect((refused as Error).message).toMatch(/ECONNREFUSED/);
   });
 });
