@@ -653,7 +653,7 @@ describe('hub: Weft clients', () => {
     );
     const fsck = await Promise.all(works.slice(0, 2).map((w) => weftA(w, ['fsck'])));
     for (const r of fsck) expect(r.code).toBe(0);
-  });
+  }, 180_000); // 1 GiB through 8 clients and the hub: ~50 s here while another test file runs beside it
 });
 
 describe('weft serve and weft hub', () => {
