@@ -230,11 +230,11 @@ export async function serveWarm(options: WarmServeOptions): Promise<number> {
   for (;;) {
     const client = native.warmAccept(listenFd, warm ? POLL_MS : 0);
     if (!client) {
+      if (Date.now() > deadline) return quit('idle'); // also if the warm-up never ends
       if (!warm) {
         await new Promise((resolve) => setTimeout(resolve, WARMING_POLL_MS));
         continue;
       }
-      if (Date.now() > deadline) return quit('idle');
       if (!ours()) return quit('the socket is gone');
       if (buildStamp(options.mainScript) !== stamp) return quit('the build changed');
       await new Promise((resolve) => setImmediate(resolve)); // worker threads' messages, between waits
